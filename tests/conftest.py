@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny random BERT classifier built inside the test session.
+
+No downloads and no ../shared data: the vocabulary is written here, the weights are
+random, and the model is saved with StanceClassifier.save like a user's model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+WORDS = (
+    "the a is not no yes it does doesn't true false offensive has failed kharkiv prices rose "
+    "fell minister denied said confirmed report claims ongoing operation government police "
+    "election won lost vote city river storm closed open school bridge cat dog sat mat ? . , !"
+).split()
+
+
+def build_tiny_model_dir(folder: Path, labels=("support", "denial", "neutral"), seed: int = 0):
+    """Write a tiny random BERT sequence classifier + WordPiece tokenizer to ``folder``."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS))
+    vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz'"] + list("abcdefghijklmnopqrstuvwxyz0123456789'")
+    seen, ordered = set(), []
+    for token in vocab:
+        if token not in seen:
+            seen.add(token)
+            ordered.append(token)
+    (folder / "vocab.txt").write_text("\n".join(ordered) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(ordered),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        initializer_range=0.5,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    model = BertForSequenceClassification(config)
+    model.eval()
+    from stance import StanceClassifier
+
+    clf = StanceClassifier(model, tokenizer, max_length=64, precision="fp32")
+    clf.save(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A saved tiny three-label model directory (support, denial, neutral)."""
+    return build_tiny_model_dir(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_fnc_model_dir(tmp_path_factory) -> Path:
+    """A saved tiny model with FNC-1's four labels."""
+    return build_tiny_model_dir(
+        tmp_path_factory.mktemp("tiny-fnc"), labels=("agree", "disagree", "discuss", "unrelated")
+    )
+
+
+@pytest.fixture()
+def tiny_clf(tiny_model_dir):
+    from stance import StanceClassifier
+
+    return StanceClassifier.load(tiny_model_dir, precision="fp32")
