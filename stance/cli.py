@@ -1,0 +1,243 @@
+"""The ``stance`` command line: a thin layer over the library.
+
+Exit codes (see ``stance.errors``): 0 success, 1 internal error, 2 bad option or
+config, 3 input data problem, 4 model problem, 5 output problem, 130 interrupted.
+User errors print ``error: ...`` with the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from stance._version import __version__
+from stance.errors import StanceError
+
+EXIT_INTERRUPTED = 130
+
+EPILOG = """exit codes: 0 ok, 1 internal error (a bug), 2 bad option or config,
+3 input data problem, 4 model problem, 5 output problem, 130 interrupted"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own usage errors exit 2 too
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="stance",
+        description="Does a response support, deny or stay neutral towards a claim?",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"claimstance {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def model_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--model",
+            "-m",
+            default=None,
+            metavar="M",
+            help="model directory (or hub id); default: the shipped default model",
+        )
+        sub.add_argument(
+            "--precision",
+            choices=("auto", "bf16", "fp32"),
+            default="auto",
+            help="compute precision; auto uses bf16 where the CPU/GPU supports it (default)",
+        )
+
+    predict = commands.add_parser(
+        "predict", help="label one claim/response pair", epilog=EPILOG
+    )
+    predict.add_argument("claim")
+    predict.add_argument("response")
+    model_options(predict)
+    predict.add_argument("--json", action="store_true", help="print one JSON object")
+    predict.set_defaults(handler=_cmd_predict)
+
+    score = commands.add_parser(
+        "score",
+        help="score a CSV, JSONL(.gz) or Parquet file of pairs",
+        description="Score every row of INPUT and write OUTPUT (format chosen by extension: "
+        ".csv, .csv.gz, .jsonl, .jsonl.gz, .ndjson, .parquet). The output keeps every input "
+        "column and row order and adds label, p_<label> per label, and error.",
+        epilog=EPILOG,
+    )
+    score.add_argument("input", metavar="INPUT")
+    score.add_argument("-o", "--output", required=True, metavar="OUTPUT")
+    model_options(score)
+    score.add_argument("--claim-column", default="claim", metavar="C")
+    score.add_argument("--response-column", default="response", metavar="R")
+    score.add_argument(
+        "--batch-size", type=_positive_int, default=32, metavar="N", help="pairs per forward pass"
+    )
+    score.add_argument("--prefix", default="", help="prefix for the added column names")
+    score.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run into the same OUTPUT"
+    )
+    score.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    score.set_defaults(handler=_cmd_score)
+
+    train = commands.add_parser(
+        "train",
+        help="train a model from a YAML config (see configs/)",
+        description="Train a model as CONFIG says. key=value arguments override config keys "
+        "(dotted keys reach in: lora.r=8, sources.0.max_rows=100). Runs data-parallel under "
+        "torchrun --nproc_per_node=N -m stance train CONFIG.",
+        epilog=EPILOG,
+    )
+    train.add_argument("config", metavar="CONFIG")
+    train.add_argument("overrides", nargs="*", metavar="key=value")
+    train.add_argument("--output", "-o", default=None, metavar="DIR", help="model directory")
+    train.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in DIR"
+    )
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_cmd_train)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _quiet_transformers() -> None:
+    """Keep the CLI's stderr for our own messages (transformers' bars and load reports off)."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _load(args: argparse.Namespace, batch_size: int = 32):
+    from stance.model import StanceClassifier
+
+    _quiet_transformers()
+    return StanceClassifier.load(args.model, precision=args.precision, batch_size=batch_size)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import warnings
+
+    from stance.model import TruncationWarning, coerce_pairs
+
+    clf = _load(args)
+    claims, responses = coerce_pairs([(args.claim, args.response)])
+    probabilities, truncated = clf.predict_proba_with_truncation(claims, responses)
+    row = probabilities[0]
+    label = clf.labels[int(row.argmax())]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "label": label,
+                    "probabilities": {lab: round(float(p), 6) for lab, p in zip(clf.labels, row)},
+                    "truncated": bool(truncated[0]),
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print(label)
+        width = max(len(lab) for lab in clf.labels)
+        for lab, p in zip(clf.labels, row):
+            print(f"  {lab:<{width}}  {p:.3f}")
+    if truncated[0]:
+        warnings.warn(
+            f"the pair is longer than {clf.max_length} tokens; the response was cut",
+            TruncationWarning,
+            stacklevel=1,
+        )
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from stance.scoring import score_file
+
+    clf = _load(args, batch_size=args.batch_size)
+    summary = score_file(
+        args.input,
+        args.output,
+        clf,
+        claim_column=args.claim_column,
+        response_column=args.response_column,
+        prefix=args.prefix,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    new_rows = summary.rows - summary.resumed_rows
+    resumed = f" ({summary.resumed_rows:,} done before resuming)" if summary.resumed_rows else ""
+    print(
+        f"scored {summary.rows:,} rows{resumed} -> {summary.output} "
+        f"({new_rows:,} rows in {summary.seconds:.1f} s, {summary.rows_per_second:,.0f} rows/s)",
+        file=sys.stderr,
+    )
+    if summary.error_rows:
+        reasons = ", ".join(f"{r}: {n:,}" for r, n in sorted(summary.errors_by_reason.items()))
+        print(
+            f"{summary.error_rows:,} rows could not be scored and have an error value, no "
+            f"label ({reasons})",
+            file=sys.stderr,
+        )
+    if summary.truncated:
+        print(
+            f"{summary.truncated:,} pairs were longer than {clf.max_length} tokens: their "
+            "responses were cut (claims kept whole)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from stance.training import train
+
+    _quiet_transformers()
+    clf = train(
+        args.config,
+        output_dir=args.output,
+        overrides=args.overrides,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    metrics = clf.info.get("provenance", {}).get("metrics", {}).get("validation", {})
+    shown = ", ".join(
+        f"{k.removeprefix('eval_')} {v:.4f}"
+        for k, v in metrics.items()
+        if k in ("eval_accuracy", "eval_macro_f1")
+    )
+    print(f"saved {clf.info.get('source')}" + (f" (validation {shown})" if shown else ""))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (``stance`` calls ``sys.exit`` with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except StanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        hint = " Rerun with --resume to continue." if getattr(args, "command", "") == "score" else ""
+        print(f"interrupted.{hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Labelled training data: read sources, map labels, filter, cap, weight, split.
+
+>>> from stance.training_config import SourceConfig
+>>> frame = load_source(SourceConfig(path="train.csv"), ("support", "denial", "neutral"))  # doctest: +SKIP
+>>> list(frame.columns)  # doctest: +SKIP
+['claim', 'response', 'label', 'source']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stance import io
+from stance.errors import InputDataError, did_you_mean
+from stance.labels import LabelMapping
+from stance.model import text_problem
+from stance.training_config import SourceConfig
+
+COLUMNS = ["claim", "response", "label", "source"]
+
+
+def read_table(path: Path, split: str | None = None) -> pd.DataFrame:
+    """Read a whole labelled file (any :mod:`stance.io` format) or a saved HF dataset."""
+    if path.is_dir():
+        return _read_saved_dataset(path, split)
+    if not path.exists():
+        raise InputDataError(f"data file not found: {path}")
+    frames = list(io.iter_batches(path, batch_size=65536))
+    if not frames:
+        return pd.DataFrame(columns=io.read_columns(path))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_saved_dataset(path: Path, split: str | None) -> pd.DataFrame:
+    try:
+        import datasets
+    except ImportError:
+        raise InputDataError(
+            f"{path} is a folder; reading a saved Hugging Face dataset needs `datasets`: "
+            "pip install datasets"
+        ) from None
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except FileNotFoundError:
+        raise InputDataError(
+            f"{path} is a folder but not a dataset saved with save_to_disk; point the source "
+            "at a CSV, JSONL or Parquet file, or at a saved dataset"
+        ) from None
+    if isinstance(loaded, datasets.DatasetDict):
+        if split is None:
+            raise InputDataError(
+                f"expected a Dataset, got a DatasetDict with splits {list(loaded)} at {path}; "
+                f"add `split: {next(iter(loaded))}` to the source"
+            )
+        if split not in loaded:
+            raise InputDataError(
+                f"{path} has no split {split!r}; splits: {list(loaded)}."
+                f"{did_you_mean(split, loaded)}"
+            )
+        loaded = loaded[split]
+    return loaded.to_pandas()
+
+
+def _column_values(frame: pd.DataFrame, name: str, source: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    head, _, rest = name.partition(".")
+    if rest and head in frame.columns:
+        return frame[head].map(lambda d: _dig(d, rest))
+    raise InputDataError(
+        f"{source} has no column {name!r}; columns found: {list(map(str, frame.columns))}."
+        f"{did_you_mean(name, map(str, frame.columns))}"
+    )
+
+
+def _dig(value: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def load_source(
+    source: SourceConfig,
+    labels: Sequence[str],
+    seed: int = 42,
+    data_dir: str | None = None,
+    resolve: Any = None,
+) -> pd.DataFrame:
+    """Read one source into ``claim, response, label, source`` rows (mapped, filtered,
+    capped, balanced and weighted as its config says).
+
+    Rows with missing or empty text fail loudly with their count, since silently
+    dropping them would change the data a model is trained on.
+    """
+    path = resolve(source.path) if resolve else Path(source.path)
+    name = source.display_name()
+    where = f"source {name!r} ({path})"
+    frame = read_table(path, source.split)
+    for key, wanted in source.filter.items():
+        values = _column_values(frame, key, where)
+        allowed = wanted if isinstance(wanted, list) else [wanted]
+        keep = values.isin(allowed)
+        if not keep.any():
+            present = values.astype(str).value_counts().head(10).to_dict()
+            raise InputDataError(
+                f"{where}: filter {key}={wanted!r} keeps no rows; values present: {present}"
+            )
+        frame = frame[keep.to_numpy()]
+    claims = _column_values(frame, source.claim_column, where)
+    responses = _column_values(frame, source.response_column, where)
+    raw_labels = _column_values(frame, source.label_column, where)
+    mapping = LabelMapping(source.label_map, labels)
+    mapped = mapping.apply(raw_labels.tolist(), source=where)
+    out = pd.DataFrame(
+        {
+            "claim": claims.to_numpy(dtype=object),
+            "response": responses.to_numpy(dtype=object),
+            "label": mapped,
+            "source": name,
+        }
+    )
+    bad = [
+        i
+        for i, (c, r) in enumerate(zip(out["claim"], out["response"]))
+        if text_problem(c) or text_problem(r)
+    ]
+    if bad:
+        raise InputDataError(
+            f"{where}: {len(bad)} rows have a missing, empty or non-text claim or response "
+            f"(first at row {bad[0]}); clean them or add a filter that excludes them"
+        )
+    rng = np.random.default_rng(seed)
+    if source.max_rows is not None and len(out) > source.max_rows:
+        out = out.iloc[np.sort(rng.choice(len(out), source.max_rows, replace=False))]
+    if source.balance_classes:
+        out = balance_classes(out, rng)
+    if source.weight != 1.0:
+        out = reweight(out, source.weight, rng)
+    return out.reset_index(drop=True)
+
+
+def balance_classes(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Resample so every label present has the mean count (down- or up-sampled)."""
+    counts = frame["label"].value_counts()
+    target = int(round(counts.mean()))
+    parts = []
+    for label in counts.index:
+        rows = np.flatnonzero((frame["label"] == label).to_numpy())
+        chosen = rng.choice(rows, target, replace=len(rows) < target)
+        parts.append(np.sort(chosen))
+    return frame.iloc[np.concatenate(parts)]
+
+
+def reweight(frame: pd.DataFrame, weight: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Draw ``round(weight * len(frame))`` rows: whole repeats, then a random remainder."""
+    target = int(round(weight * len(frame)))
+    whole, rest = divmod(target, len(frame))
+    index = np.concatenate(
+        [np.tile(np.arange(len(frame)), whole), rng.choice(len(frame), rest, replace=False)]
+    )
+    return frame.iloc[np.sort(index)]
+
+
+def split_by_claim(
+    frame: pd.DataFrame, fraction: float, seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out about ``fraction`` of rows, grouped by claim text (no claim in both)."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    train_idx, val_idx = next(splitter.split(frame, groups=frame["claim"].to_numpy()))
+    return frame.iloc[train_idx].reset_index(drop=True), frame.iloc[val_idx].reset_index(
+        drop=True
+    )

@@ -1,0 +1,386 @@
+"""Retraining on labelled pairs with the Hugging Face Trainer.
+
+>>> import stance
+>>> clf = stance.training.train("configs/rumoureval.yaml")  # doctest: +SKIP
+
+``train`` reads the sources, tokenizes them like inference does (claim kept whole),
+trains with the HF ``Trainer`` (bf16 autocast on CPUs with native bf16, dynamic
+padding, length-grouped batches, warmup and decay, early stopping on validation
+macro-F1, checkpoints that ``resume=True`` continues), optionally with a LoRA
+adapter through ``peft``, and writes a model directory with a model card that
+:meth:`stance.StanceClassifier.load` reads. Under ``torchrun`` it runs data-parallel
+(DDP; gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from stance import modeldir
+from stance._version import __version__
+from stance.data import load_source, split_by_claim
+from stance.errors import ConfigError, InputDataError
+from stance.inference import PairTokenizer, resolve_dtype
+from stance.labels import resolve_labels
+from stance.training_config import TrainConfig
+
+
+@dataclass
+class PreparedData:
+    train: pd.DataFrame
+    validation: pd.DataFrame | None
+    labels: tuple[str, ...]
+
+
+def prepare_data(config: TrainConfig) -> PreparedData:
+    """Load every source and build the training and validation frames."""
+    labels = resolve_labels(config.labels)
+    frames = [
+        load_source(s, labels, seed=config.seed, resolve=config.resolve_path)
+        for s in config.sources
+    ]
+    train = pd.concat(frames, ignore_index=True)
+    validation = None
+    if config.validation.sources:
+        validation = pd.concat(
+            [
+                load_source(s, labels, seed=config.seed, resolve=config.resolve_path)
+                for s in config.validation.sources
+            ],
+            ignore_index=True,
+        )
+    elif config.validation.fraction:
+        train, validation = split_by_claim(train, config.validation.fraction, config.seed)
+    if validation is not None and config.validation.max_rows:
+        if len(validation) > config.validation.max_rows:
+            validation = validation.sample(config.validation.max_rows, random_state=config.seed)
+    if len(train) == 0:
+        raise InputDataError("the training sources hold no rows after filtering")
+    return PreparedData(train, validation, labels)
+
+
+class _PairDataset(torch.utils.data.Dataset):
+    """Pre-tokenized pairs for the Trainer (dynamic padding happens in the collator)."""
+
+    def __init__(self, frame: pd.DataFrame, pair_tokenizer: PairTokenizer, labels: tuple[str, ...]):
+        encoded = pair_tokenizer.encode(frame["claim"].tolist(), frame["response"].tolist())
+        index = {label: i for i, label in enumerate(labels)}
+        self.input_ids = encoded.input_ids
+        self.token_type_ids = encoded.token_type_ids
+        self.labels = [index[label] for label in frame["label"]]
+        self.truncated = int(encoded.truncated.sum())
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {
+            "input_ids": self.input_ids[i],
+            "token_type_ids": self.token_type_ids[i],
+            "attention_mask": [1] * len(self.input_ids[i]),
+            "labels": self.labels[i],
+        }
+
+
+def _compute_metrics(eval_prediction: Any) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    logits, gold = eval_prediction.predictions, eval_prediction.label_ids
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    predicted = np.asarray(logits).argmax(axis=1)
+    return {
+        "accuracy": float(accuracy_score(gold, predicted)),
+        "macro_f1": float(f1_score(gold, predicted, average="macro")),
+    }
+
+
+def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
+    base = modeldir.resolve_base_model(config.base_model)
+    local = Path(base).is_dir()
+    if not local and not modeldir._looks_like_hub_id(base):
+        raise ConfigError(
+            f"base_model not found: {config.base_model}; pass a local HF model directory, a hub "
+            f"id, or {modeldir.BASE_MODEL_PACKAGE!r} for the packaged MiniLM"
+        )
+    if local:
+        modeldir.check_weights(Path(base))
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        ignore_mismatched_sizes=True,
+        use_safetensors=True,
+        trust_remote_code=False,
+        local_files_only=local,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local)
+    if config.freeze_embeddings:
+        for parameter in model.base_model.embeddings.word_embeddings.parameters():
+            parameter.requires_grad = False
+    if config.lora is not None:
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        lora = LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=config.lora.r,
+            lora_alpha=config.lora.alpha,
+            lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules,
+        )
+        model = get_peft_model(model, lora)
+    return model, tokenizer
+
+
+def _class_weight_loss(weights: torch.Tensor):
+    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        return torch.nn.functional.cross_entropy(
+            logits.float(), labels, weight=weights.to(logits.device)
+        )
+
+    return loss
+
+
+def train(
+    config: TrainConfig | str | os.PathLike[str],
+    *,
+    output_dir: str | os.PathLike[str] | None = None,
+    overrides: list[str] = (),
+    resume: bool = False,
+    progress: bool = True,
+) -> Any:
+    """Train a model as ``config`` says and return it loaded as a ``StanceClassifier``.
+
+    ``config`` is a :class:`TrainConfig` or a YAML path; ``overrides`` are ``key=value``
+    strings applied to a YAML config. ``resume=True`` continues from the last
+    checkpoint in ``output_dir/checkpoints``.
+    """
+    from transformers import (
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainingArguments,
+    )
+
+    if not isinstance(config, TrainConfig):
+        config = TrainConfig.from_yaml(config, list(overrides))
+    elif overrides:
+        raise ConfigError("overrides apply to YAML configs; edit the TrainConfig object instead")
+    if output_dir is not None:
+        config.output_dir = str(output_dir)
+    out = Path(config.output_dir)
+    checkpoints = out / "checkpoints"
+    if resume and not _has_checkpoint(checkpoints):
+        raise ConfigError(
+            f"--resume was given but {checkpoints} holds no checkpoint; run without --resume"
+        )
+    if not resume and _has_checkpoint(checkpoints):
+        raise ConfigError(
+            f"{checkpoints} holds checkpoints of an earlier run; pass --resume to continue it, "
+            "or delete the folder (or pick another --output) to start over"
+        )
+
+    data = prepare_data(config)
+    model, tokenizer = _build_model(config, data.labels)
+    pair_tokenizer = PairTokenizer(tokenizer, config.max_length)
+    train_set = _PairDataset(data.train, pair_tokenizer, data.labels)
+    eval_set = (
+        _PairDataset(data.validation, pair_tokenizer, data.labels)
+        if data.validation is not None and len(data.validation)
+        else None
+    )
+    use_cuda = torch.cuda.is_available()
+    dtype = resolve_dtype(config.precision, torch.device("cuda" if use_cuda else "cpu"))
+    strategy = "steps" if config.eval_steps else "epoch"
+    has_eval = eval_set is not None
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type=config.lr_scheduler,
+        eval_strategy=strategy if has_eval else "no",
+        save_strategy=strategy,
+        eval_steps=config.eval_steps,
+        save_steps=config.eval_steps,
+        logging_steps=config.logging_steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model="macro_f1" if has_eval else None,
+        greater_is_better=True,
+        bf16=dtype == torch.bfloat16,
+        use_cpu=not use_cuda,
+        seed=config.seed,
+        data_seed=config.seed,
+        train_sampling_strategy="group_by_length",
+        report_to=config.report_to or "none",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        ddp_backend="gloo" if not use_cuda else None,
+        save_only_model=False,
+    )
+    callbacks = []
+    if has_eval and config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    loss = None
+    if config.class_weights == "balanced":
+        counts = np.bincount(train_set.labels, minlength=len(data.labels)).astype(float)
+        weights = counts.sum() / (len(data.labels) * np.maximum(counts, 1))
+        loss = _class_weight_loss(torch.tensor(weights, dtype=torch.float32))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=_compute_metrics if has_eval else None,
+        callbacks=callbacks,
+        compute_loss_func=loss,
+    )
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    metrics: dict[str, Any] = {"train": {k: float(v) for k, v in result.metrics.items()}}
+    if has_eval:
+        metrics["validation"] = {
+            k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))
+        }
+    if trainer.is_world_process_zero():
+        _save_output(trainer.model, tokenizer, config, data, metrics, train_set.truncated)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    from stance.model import StanceClassifier
+
+    return StanceClassifier.load(out, precision=config.precision)
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
+
+
+def _save_output(
+    model: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    data: PreparedData,
+    metrics: dict[str, Any],
+    truncated: int,
+) -> None:
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("model.safetensors", "adapter_model.safetensors", "adapter_config.json"):
+        (out / stale).unlink(missing_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    is_adapter = config.lora is not None
+    if is_adapter:
+        # The adapter's config.json is not written by peft; keep labels in stance_config.
+        (out / "config.json").unlink(missing_ok=True)
+    sources = [
+        {
+            "name": s.display_name(),
+            "path": s.path,
+            "licence": s.licence,
+            "label_map": s.label_map,
+            "filter": s.filter,
+            "rows": int((data.train["source"] == s.display_name()).sum()),
+        }
+        for s in config.sources
+    ]
+    info = {
+        "library": "claimstance",
+        "version": __version__,
+        "labels": list(data.labels),
+        "max_length": config.max_length,
+        "truncation": modeldir.TRUNCATION_STRATEGY,
+        "temperature": 1.0,
+        "provenance": {
+            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "base_model": config.base_model,
+            "train_rows": len(data.train),
+            "validation_rows": 0 if data.validation is None else len(data.validation),
+            "truncated_train_pairs": truncated,
+            "sources": sources,
+            "metrics": metrics,
+        },
+    }
+    if is_adapter:
+        info["base_model"] = config.base_model
+    (out / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+    import yaml
+
+    (out / "training_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    (out / "README.md").write_text(model_card(config, data, metrics, sources))
+    shutil.rmtree(out / "runs", ignore_errors=True)
+
+
+def model_card(
+    config: TrainConfig, data: PreparedData, metrics: dict[str, Any], sources: list[dict]
+) -> str:
+    """A Markdown model card: data and licences, label mapping, config, metrics."""
+    import yaml
+
+    lines = [
+        f"# {config.description or 'Stance model'}",
+        "",
+        f"Trained with claimstance {__version__} on "
+        f"{_dt.date.today().isoformat()} from `{config.base_model}`"
+        + (" (LoRA adapter; loaded onto the base weights)." if config.lora else "."),
+        "",
+        f"Labels (column order): {', '.join(data.labels)}. Pairs longer than "
+        f"{config.max_length} tokens keep the claim whole and cut the response.",
+        "",
+        "## Training data",
+        "",
+        "| source | rows | licence | label mapping | filter |",
+        "|---|---|---|---|---|",
+    ]
+    for s in sources:
+        mapping = ", ".join(f"{k} → {v}" for k, v in s["label_map"].items()) or "as is"
+        filters = ", ".join(f"{k}={v}" for k, v in s["filter"].items()) or "-"
+        lines.append(
+            f"| {s['name']} | {s['rows']:,} | {s['licence'] or 'not stated'} | {mapping} | "
+            f"{filters} |"
+        )
+    counts = data.train["label"].value_counts()
+    lines += [
+        "",
+        "Training label counts: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
+        "",
+        "## Validation metrics",
+        "",
+    ]
+    validation = metrics.get("validation")
+    if validation:
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in validation.items()]
+    else:
+        lines.append("No validation set was configured.")
+    lines += [
+        "",
+        "## Config",
+        "",
+        "```yaml",
+        yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

