@@ -225,7 +225,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``stance`` calls ``sys.exit`` with it)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    # key=value overrides may come after options (argparse stops a nargs="*" positional there)
+    if extras and getattr(args, "command", None) == "train":
+        overrides = [e for e in extras if "=" in e and not e.startswith("-")]
+        args.overrides = [*args.overrides, *overrides]
+        extras = [e for e in extras if e not in overrides]
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         return args.handler(args)
     except StanceError as exc:

@@ -175,7 +175,8 @@ def count_rows(path: str | os.PathLike[str]) -> int | None:
     Parquet: exact, from the metadata. JSONL: the number of non-blank lines. CSV: the
     number of lines minus the header (an over-estimate when quoted fields hold line breaks).
     Reads in 1 MiB blocks without parsing, so it takes well under a second for 1M rows
-    (gzip files are decompressed on the way). ``None`` means the count is unknown.
+    (gzip files are decompressed on the way). The ``None`` of the signature is kept for
+    formats without a cheap count; every supported format gets an ``int``.
 
     Example::
 
@@ -398,7 +399,7 @@ def _csv_error(path: Path, start: int, line: int, exc: csv.Error) -> InputDataEr
     if "unexpected end of data" in str(exc):
         return InputDataError(
             f"{path} line {start}: a quoted field starting on this line is never closed "
-            "(expected a closing \" before the end of the file). Close the quote, and write "
+            '(expected a closing " before the end of the file). Close the quote, and write '
             'any " inside a quoted field twice ("").'
         )
     return InputDataError(
@@ -456,7 +457,8 @@ def _csv_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.Dat
 
 
 def _text_frame(columns: list[str], rows: list[list[str]], start: int) -> pd.DataFrame:
-    data = {name: list(values) for name, values in zip(columns, zip(*rows))}
+    by_column = zip(*rows, strict=True)
+    data = {name: list(values) for name, values in zip(columns, by_column, strict=True)}
     index = pd.RangeIndex(start, start + len(rows))
     return pd.DataFrame(data, index=index, columns=columns, dtype=str)
 
@@ -606,7 +608,8 @@ def _parquet_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd
 
 
 class ResumableWriter:
-    """Crash-safe output of a streaming job: parts are committed atomically, resumable after kill -9.
+    """Crash-safe output of a streaming job: parts are committed atomically, resumable
+    after kill -9.
 
     Appended frames become numbered part files in the work folder ``OUTPUT.partial``
     next to the output, recorded in its ``manifest.json`` (the job's fingerprint, the
@@ -840,20 +843,25 @@ class ResumableWriter:
                 f.flush()
                 os.fsync(f.fileno())
             return
-        schemas = [pq.read_schema(part) for part in parts]
-        as_text: set[str] = set()
-        while True:
-            schema = _unify_schemas(schemas, as_text)
-            try:
-                with open(temp, "wb") as f:
-                    with pq.ParquetWriter(f, schema) as writer:
-                        for part in parts:
-                            writer.write_table(_conform(pq.read_table(part), schema))
-                    f.flush()
-                    os.fsync(f.fileno())
-                return
-            except _CastFailed as failed:
-                as_text.add(failed.column)  # values do not fit the unified type: store text
+        try:
+            schemas = [pq.read_schema(part) for part in parts]
+            as_text: set[str] = set()
+            while True:
+                schema = _unify_schemas(schemas, as_text)
+                try:
+                    with open(temp, "wb") as f:
+                        with pq.ParquetWriter(f, schema) as writer:
+                            for part in parts:
+                                writer.write_table(_conform(pq.read_table(part), schema))
+                        f.flush()
+                        os.fsync(f.fileno())
+                    return
+                except _CastFailed as failed:
+                    as_text.add(failed.column)  # values do not fit the unified type: use text
+        except pa.ArrowException as exc:
+            if isinstance(exc, OSError):
+                raise
+            raise _damaged(self.work_dir, f"a part cannot be read back: {exc}") from exc
 
 
 # ---- writer helpers
@@ -1067,7 +1075,7 @@ def _dumps(record: dict[str, Any]) -> str:
 def _jsonl_bytes(frame: pd.DataFrame) -> bytes:
     columns = [str(c) for c in frame.columns]
     lines = [
-        _dumps({name: _json_value(value) for name, value in zip(columns, values)})
+        _dumps({name: _json_value(value) for name, value in zip(columns, values, strict=True)})
         for values in frame.itertuples(index=False, name=None)
     ]
     text = "".join(line + "\n" for line in lines)

@@ -207,6 +207,7 @@ def train(
     dtype = resolve_dtype(config.precision, torch.device("cuda" if use_cuda else "cpu"))
     strategy = "steps" if config.eval_steps else "epoch"
     has_eval = eval_set is not None
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # launched by torchrun
     args = TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
@@ -235,7 +236,7 @@ def train(
         report_to=config.report_to or "none",
         disable_tqdm=not progress,
         dataloader_num_workers=0,
-        ddp_backend="gloo" if not use_cuda else None,
+        ddp_backend="gloo" if distributed and not use_cuda else None,
         save_only_model=False,
     )
     callbacks = []

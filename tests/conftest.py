@@ -17,7 +17,12 @@ WORDS = (
 ).split()
 
 
-def build_tiny_model_dir(folder: Path, labels=("support", "denial", "neutral"), seed: int = 0):
+def build_tiny_model_dir(
+    folder: Path,
+    labels=("support", "denial", "neutral"),
+    seed: int = 0,
+    initializer_range: float = 0.5,
+):
     """Write a tiny random BERT sequence classifier + WordPiece tokenizer to ``folder``."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
@@ -31,7 +36,12 @@ def build_tiny_model_dir(folder: Path, labels=("support", "denial", "neutral"), 
             seen.add(token)
             ordered.append(token)
     (folder / "vocab.txt").write_text("\n".join(ordered) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    # transformers 5 takes the vocabulary itself; 4.x took a vocab_file path.
+    try:
+        tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(ordered)}, do_lower_case=True)
+    except TypeError:  # pragma: no cover - transformers 4.x
+        tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    assert tokenizer.unk_token_id not in tokenizer("the offensive")["input_ids"]
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(ordered),
@@ -40,7 +50,7 @@ def build_tiny_model_dir(folder: Path, labels=("support", "denial", "neutral"), 
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
-        initializer_range=0.5,
+        initializer_range=initializer_range,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
@@ -66,6 +76,16 @@ def tiny_fnc_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model_dir(
         tmp_path_factory.mktemp("tiny-fnc"), labels=("agree", "disagree", "discuss", "unrelated")
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_base_dir(tmp_path_factory) -> Path:
+    """A tiny model with the usual small initialisation, as a base for training tests.
+
+    (The inference fixtures use a large initialisation so that different pairs get
+    clearly different probabilities; that makes training slow.)
+    """
+    return build_tiny_model_dir(tmp_path_factory.mktemp("tiny-base"), initializer_range=0.02)
 
 
 @pytest.fixture()

@@ -1,0 +1,175 @@
+"""Training on the HF Trainer with a tiny random model: learning, resume, config errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stance import StanceClassifier
+from stance.errors import ConfigError, InputDataError
+from stance.training import train
+from stance.training_config import TrainConfig
+
+FILLER = "the a city minister report government police election vote river storm".split()
+CUES = {"support": "yes", "denial": "no", "neutral": "said"}
+
+
+def synthetic_pairs(n: int, seed: int, label_names=("support", "denial", "neutral")) -> pd.DataFrame:
+    """Pairs whose label is decided by one cue word hidden among filler words."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = label_names[i % len(label_names)]
+        cue = CUES[["support", "denial", "neutral"][i % 3]]
+        words = list(rng.choice(FILLER, rng.integers(2, 6)))
+        words.insert(int(rng.integers(0, len(words) + 1)), cue)
+        claim = " ".join(rng.choice(FILLER, 3))
+        rows.append({"claim": f"{claim} {i % 7}", "response": " ".join(words), "stance": label})
+    return pd.DataFrame(rows)
+
+
+def base_config(tmp_path, tiny_base_dir, **extra) -> dict:
+    train_file = tmp_path / "train.csv"
+    synthetic_pairs(300, seed=1).to_csv(train_file, index=False)
+    dev_file = tmp_path / "dev.jsonl"
+    synthetic_pairs(60, seed=2).to_json(dev_file, orient="records", lines=True)
+    config = {
+        "base_model": str(tiny_base_dir),
+        "sources": [{"path": str(train_file), "label_column": "stance", "licence": "synthetic"}],
+        "validation": {"sources": [{"path": str(dev_file), "label_column": "stance"}]},
+        "output_dir": str(tmp_path / "out"),
+        "epochs": 8,
+        "batch_size": 16,
+        "learning_rate": 1e-3,
+        "warmup_ratio": 0.0,
+        "max_length": 32,
+        "precision": "fp32",
+        "logging_steps": 1000,
+        "early_stopping_patience": None,
+    }
+    config.update(extra)
+    return config
+
+
+def test_training_learns_the_cue_and_writes_a_loadable_model(tmp_path, tiny_base_dir):
+    config = TrainConfig.from_dict(base_config(tmp_path, tiny_base_dir))
+    clf = train(config, progress=False)
+    assert isinstance(clf, StanceClassifier)
+    held_out = synthetic_pairs(90, seed=3)
+    predicted = clf.predict(held_out[["claim", "response"]])
+    accuracy = float(np.mean(np.array(predicted) == held_out["stance"].to_numpy()))
+    assert accuracy > 0.8, accuracy  # chance is 1/3
+    out = tmp_path / "out"
+    card = (out / "README.md").read_text()
+    assert "synthetic" in card and "macro_f1" in card
+    info = json.loads((out / "stance_config.json").read_text())
+    assert info["provenance"]["metrics"]["validation"]["eval_macro_f1"] > 0.8
+    assert (out / "training_config.yaml").is_file()
+    again = StanceClassifier.load(out, precision="fp32")
+    np.testing.assert_allclose(
+        again.predict_proba(held_out[["claim", "response"]]),
+        clf.predict_proba(held_out[["claim", "response"]]),
+    )
+
+
+def test_custom_label_set_and_label_map(tmp_path, tiny_base_dir):
+    frame = synthetic_pairs(120, seed=1)
+    frame["stance"] = frame["stance"].map({"support": "pro", "denial": "con", "neutral": "other"})
+    path = tmp_path / "four.parquet"
+    frame.to_parquet(path)
+    config = base_config(
+        tmp_path,
+        tiny_base_dir,
+        labels=["for", "against", "other"],
+        sources=[
+            {
+                "path": str(path),
+                "label_column": "stance",
+                "label_map": {"pro": "for", "con": "against"},
+            }
+        ],
+        validation={"fraction": 0.2},
+        epochs=1,
+    )
+    clf = train(TrainConfig.from_dict(config), progress=False)
+    assert clf.labels == ("for", "against", "other")
+
+
+def test_unknown_labels_fail_with_values_and_counts(tmp_path, tiny_base_dir):
+    config = base_config(tmp_path, tiny_base_dir, labels=["support", "denial"])
+    with pytest.raises(InputDataError, match=r"'neutral' \(100 rows\)"):
+        train(TrainConfig.from_dict(config), progress=False)
+
+
+def test_lora_saves_only_the_adapter_and_loads_on_its_base(tmp_path, tiny_base_dir):
+    config = base_config(
+        tmp_path, tiny_base_dir, lora={"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
+    )
+    config["epochs"] = 2
+    clf = train(TrainConfig.from_dict(config), progress=False)
+    out = tmp_path / "out"
+    assert (out / "adapter_model.safetensors").is_file()
+    assert not (out / "model.safetensors").exists()
+    info = json.loads((out / "stance_config.json").read_text())
+    assert info["base_model"] == str(tiny_base_dir)
+    pairs = [("the city vote", "yes the minister")]
+    np.testing.assert_allclose(
+        StanceClassifier.load(out, precision="fp32").predict_proba(pairs), clf.predict_proba(pairs)
+    )
+    merged = clf.save(tmp_path / "merged")  # a plain HF directory, adapter merged in
+    assert (merged / "model.safetensors").is_file()
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path, tiny_base_dir):
+    config = base_config(tmp_path, tiny_base_dir, max_steps=6, epochs=1, eval_steps=3)
+    config["early_stopping_patience"] = None
+    train(TrainConfig.from_dict({**config, "max_steps": 3}), progress=False)
+    checkpoints = tmp_path / "out" / "checkpoints"
+    assert any(p.name == "checkpoint-3" for p in checkpoints.iterdir())
+    with pytest.raises(ConfigError, match="--resume"):
+        train(TrainConfig.from_dict(config), progress=False)
+    train(TrainConfig.from_dict(config), resume=True, progress=False)
+    state = json.loads((checkpoints / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+    steps = [entry["step"] for entry in state["log_history"] if "eval_macro_f1" in entry]
+    assert steps == [3, 6]  # the resumed run kept the first run's history
+
+
+def test_yaml_config_with_overrides(tmp_path, tiny_base_dir):
+    import yaml
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(base_config(tmp_path, tiny_base_dir)))
+    config = TrainConfig.from_yaml(path, ["epochs=2", "sources.0.max_rows=50", "lora.r=4"])
+    assert config.epochs == 2.0
+    assert config.sources[0].max_rows == 50
+    assert config.lora is not None and config.lora.r == 4
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"learnig_rate": 1e-4}, "unknown key 'learnig_rate' in config. Did you mean 'learning_rate'"),
+        ({"epochs": "many"}, "epochs must be a number"),
+        ({"labels": "fnc"}, "Did you mean 'fnc1'"),
+        ({"class_weights": "auto"}, "class_weights must be null or 'balanced'"),
+        ({"lr_scheduler": "cosin"}, "Did you mean 'cosine'"),
+        ({"sources": []}, "at least one training file"),
+        ({"validation": {"fracton": 0.1}}, "unknown key 'fracton' in validation"),
+    ],
+)
+def test_config_errors_say_what_and_how(tmp_path, tiny_base_dir, change, message):
+    config = base_config(tmp_path, tiny_base_dir)
+    config.update(change)
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict(config)
+
+
+def test_yaml_boolean_label_needs_quotes(tmp_path, tiny_base_dir):
+    config = base_config(tmp_path, tiny_base_dir)
+    config["sources"][0]["label_map"] = {True: "support"}
+    with pytest.raises(ConfigError, match="quote it"):
+        TrainConfig.from_dict(config)
