@@ -53,9 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="compute precision; auto uses bf16 where the CPU/GPU supports it (default)",
         )
 
-    predict = commands.add_parser(
-        "predict", help="label one claim/response pair", epilog=EPILOG
-    )
+    predict = commands.add_parser("predict", help="label one claim/response pair", epilog=EPILOG)
     predict.add_argument("claim")
     predict.add_argument("response")
     model_options(predict)
@@ -144,7 +142,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "label": label,
-                    "probabilities": {lab: round(float(p), 6) for lab, p in zip(clf.labels, row)},
+                    "probabilities": {
+                        lab: round(float(p), 6) for lab, p in zip(clf.labels, row, strict=True)
+                    },
                     "truncated": bool(truncated[0]),
                 },
                 ensure_ascii=False,
@@ -153,7 +153,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         print(label)
         width = max(len(lab) for lab in clf.labels)
-        for lab, p in zip(clf.labels, row):
+        for lab, p in zip(clf.labels, row, strict=True):
             print(f"  {lab:<{width}}  {p:.3f}")
     if truncated[0]:
         warnings.warn(
@@ -165,8 +165,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from stance.scoring import score_file
+    from stance.scoring import check_paths, score_file
 
+    check_paths(args.input, args.output)  # fail fast, before the model loads
     clf = _load(args, batch_size=args.batch_size)
     summary = score_file(
         args.input,
@@ -239,7 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        hint = " Rerun with --resume to continue." if getattr(args, "command", "") == "score" else ""
+        hint = (
+            " Rerun with --resume to continue." if getattr(args, "command", "") == "score" else ""
+        )
         print(f"interrupted.{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:

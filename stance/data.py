@@ -1,7 +1,8 @@
 """Labelled training data: read sources, map labels, filter, cap, weight, split.
 
 >>> from stance.training_config import SourceConfig
->>> frame = load_source(SourceConfig(path="train.csv"), ("support", "denial", "neutral"))  # doctest: +SKIP
+>>> labels = ("support", "denial", "neutral")
+>>> frame = load_source(SourceConfig(path="train.csv"), labels)  # doctest: +SKIP
 >>> list(frame.columns)  # doctest: +SKIP
 ['claim', 'response', 'label', 'source']
 """
@@ -128,7 +129,7 @@ def load_source(
     )
     bad = [
         i
-        for i, (c, r) in enumerate(zip(out["claim"], out["response"]))
+        for i, (c, r) in enumerate(zip(out["claim"], out["response"], strict=True))
         if text_problem(c) or text_problem(r)
     ]
     if bad:
@@ -176,6 +177,4 @@ def split_by_claim(
 
     splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     train_idx, val_idx = next(splitter.split(frame, groups=frame["claim"].to_numpy()))
-    return frame.iloc[train_idx].reset_index(drop=True), frame.iloc[val_idx].reset_index(
-        drop=True
-    )
+    return frame.iloc[train_idx].reset_index(drop=True), frame.iloc[val_idx].reset_index(drop=True)

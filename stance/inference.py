@@ -107,7 +107,7 @@ class PairTokenizer:
         """
         if self._claim_whole is None:
             return self._encode_slow(claims, responses)
-        pairs = list(zip(claims, responses))
+        pairs = list(zip(claims, responses, strict=True))
         try:
             encodings = self._claim_whole.encode_batch(pairs)
         except Exception:

@@ -51,7 +51,7 @@ def validate_labels(labels: Sequence[str]) -> tuple[str, ...]:
 
 
 def resolve_labels(labels: str | Sequence[str]) -> tuple[str, ...]:
-    """Return a label tuple from a scheme name (``"stance3"``, ``"fnc1"``, ``"rumoureval"``) or a list.
+    """Return labels from a scheme name (``stance3``, ``fnc1``, ``rumoureval``) or a list.
 
     >>> resolve_labels("fnc1")
     ('agree', 'disagree', 'discuss', 'unrelated')

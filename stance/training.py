@@ -61,9 +61,9 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         )
     elif config.validation.fraction:
         train, validation = split_by_claim(train, config.validation.fraction, config.seed)
-    if validation is not None and config.validation.max_rows:
-        if len(validation) > config.validation.max_rows:
-            validation = validation.sample(config.validation.max_rows, random_state=config.seed)
+    cap = config.validation.max_rows
+    if validation is not None and cap and len(validation) > cap:
+        validation = validation.sample(cap, random_state=config.seed)
     if len(train) == 0:
         raise InputDataError("the training sources hold no rows after filtering")
     return PreparedData(train, validation, labels)

@@ -86,9 +86,7 @@ class LoraSettings:
     r: int = 16
     alpha: int = 32
     dropout: float = 0.1
-    target_modules: list[str] = field(
-        default_factory=lambda: ["query", "key", "value", "dense"]
-    )
+    target_modules: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"])
 
 
 @dataclass
@@ -147,17 +145,13 @@ class TrainConfig:
                 f"validation.fraction must be in [0, 1), got {self.validation.fraction}"
             )
         if self.validation.sources and self.validation.fraction:
-            raise ConfigError(
-                "set either validation.sources or validation.fraction, not both"
-            )
+            raise ConfigError("set either validation.sources or validation.fraction, not both")
         if self.class_weights not in (None, "balanced"):
             raise ConfigError(
                 f"class_weights must be null or 'balanced', got {self.class_weights!r}"
             )
         if self.precision not in ("auto", "bf16", "fp32"):
-            raise ConfigError(
-                f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}"
-            )
+            raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         schedulers = ("linear", "cosine", "constant", "constant_with_warmup")
         if self.lr_scheduler not in schedulers:
             raise ConfigError(
@@ -220,9 +214,7 @@ def apply_override(data: dict[str, Any], override: str) -> None:
     import yaml
 
     if "=" not in override:
-        raise ConfigError(
-            f"an override must look like key=value (e.g. epochs=1), got {override!r}"
-        )
+        raise ConfigError(f"an override must look like key=value (e.g. epochs=1), got {override!r}")
     key, _, raw = override.partition("=")
     value = yaml.safe_load(raw) if raw.strip() else None
     target: Any = data

@@ -10,11 +10,55 @@ from pathlib import Path
 
 import pytest
 
-WORDS = (
-    "the a is not no yes it does doesn't true false offensive has failed kharkiv prices rose "
-    "fell minister denied said confirmed report claims ongoing operation government police "
-    "election won lost vote city river storm closed open school bridge cat dog sat mat ? . , !"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "is",
+    "not",
+    "no",
+    "yes",
+    "it",
+    "does",
+    "doesn't",
+    "true",
+    "false",
+    "offensive",
+    "has",
+    "failed",
+    "kharkiv",
+    "prices",
+    "rose",
+    "fell",
+    "minister",
+    "denied",
+    "said",
+    "confirmed",
+    "report",
+    "claims",
+    "ongoing",
+    "operation",
+    "government",
+    "police",
+    "election",
+    "won",
+    "lost",
+    "vote",
+    "city",
+    "river",
+    "storm",
+    "closed",
+    "open",
+    "school",
+    "bridge",
+    "cat",
+    "dog",
+    "sat",
+    "mat",
+    "?",
+    ".",
+    ",",
+    "!",
+]
 
 
 def build_tiny_model_dir(
@@ -29,7 +73,9 @@ def build_tiny_model_dir(
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS))
-    vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz'"] + list("abcdefghijklmnopqrstuvwxyz0123456789'")
+    vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz'"] + list(
+        "abcdefghijklmnopqrstuvwxyz0123456789'"
+    )
     seen, ordered = set(), []
     for token in vocab:
         if token not in seen:
@@ -38,7 +84,9 @@ def build_tiny_model_dir(
     (folder / "vocab.txt").write_text("\n".join(ordered) + "\n")
     # transformers 5 takes the vocabulary itself; 4.x took a vocab_file path.
     try:
-        tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(ordered)}, do_lower_case=True)
+        tokenizer = BertTokenizerFast(
+            vocab={t: i for i, t in enumerate(ordered)}, do_lower_case=True
+        )
     except TypeError:  # pragma: no cover - transformers 4.x
         tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
     assert tokenizer.unk_token_id not in tokenizer("the offensive")["input_ids"]

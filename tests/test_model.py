@@ -45,9 +45,26 @@ def test_predict_is_argmax_of_predict_proba(tiny_clf):
 
 def test_results_in_input_order_whatever_the_batch_size(tiny_model_dir):
     rng = np.random.default_rng(0)
-    words = "the offensive has failed no it does not prices rose fell city minister".split()
+    words = [
+        "the",
+        "offensive",
+        "has",
+        "failed",
+        "no",
+        "it",
+        "does",
+        "not",
+        "prices",
+        "rose",
+        "fell",
+        "city",
+        "minister",
+    ]
     pairs = [
-        (" ".join(rng.choice(words, rng.integers(1, 6))), " ".join(rng.choice(words, rng.integers(1, 30))))
+        (
+            " ".join(rng.choice(words, rng.integers(1, 6))),
+            " ".join(rng.choice(words, rng.integers(1, 30))),
+        )
         for _ in range(57)
     ]
     one_by_one = StanceClassifier.load(tiny_model_dir, precision="fp32", batch_size=1)

@@ -13,11 +13,25 @@ from stance.errors import ConfigError, InputDataError
 from stance.training import train
 from stance.training_config import TrainConfig
 
-FILLER = "the a city minister report government police election vote river storm".split()
+FILLER = [
+    "the",
+    "a",
+    "city",
+    "minister",
+    "report",
+    "government",
+    "police",
+    "election",
+    "vote",
+    "river",
+    "storm",
+]
 CUES = {"support": "yes", "denial": "no", "neutral": "said"}
 
 
-def synthetic_pairs(n: int, seed: int, label_names=("support", "denial", "neutral")) -> pd.DataFrame:
+def synthetic_pairs(
+    n: int, seed: int, label_names=("support", "denial", "neutral")
+) -> pd.DataFrame:
     """Pairs whose label is decided by one cue word hidden among filler words."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -152,7 +166,10 @@ def test_yaml_config_with_overrides(tmp_path, tiny_base_dir):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"learnig_rate": 1e-4}, "unknown key 'learnig_rate' in config. Did you mean 'learning_rate'"),
+        (
+            {"learnig_rate": 1e-4},
+            "unknown key 'learnig_rate' in config. Did you mean 'learning_rate'",
+        ),
         ({"epochs": "many"}, "epochs must be a number"),
         ({"labels": "fnc"}, "Did you mean 'fnc1'"),
         ({"class_weights": "auto"}, "class_weights must be null or 'balanced'"),

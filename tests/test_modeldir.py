@@ -1,0 +1,81 @@
+"""The delta format used by the shipped default model: bf16 differences from a base."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from stance import ModelLoadError, StanceClassifier
+from stance import modeldir
+
+PAIRS = [("the offensive has failed", "no it does not"), ("prices rose", "prices fell")]
+
+
+def _fine_tuned_copy(base_dir):
+    """The base model with every non-embedding weight nudged, as training would."""
+    clf = StanceClassifier.load(base_dir, precision="fp32")
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in clf.model.named_parameters():
+            if "word_embeddings" not in name:
+                parameter.add_(1e-2 * torch.randn(parameter.shape, generator=generator))
+    return clf
+
+
+def _write_delta(clf, base_dir, folder):
+    modeldir.save_delta(clf.model, str(base_dir), folder)
+    info = {
+        "labels": list(clf.labels),
+        "max_length": clf.max_length,
+        "base_model": str(base_dir),
+        "base_sha256": modeldir.file_sha256(base_dir / "model.safetensors"),
+    }
+    (folder / "stance_config.json").write_text(json.dumps(info))
+
+
+def test_delta_round_trip_matches_the_full_model(tiny_model_dir, tmp_path):
+    tuned = _fine_tuned_copy(tiny_model_dir)
+    folder = tmp_path / "delta"
+    _write_delta(tuned, tiny_model_dir, folder)
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"model_delta.safetensors", "stance_config.json"}
+    loaded = StanceClassifier.load(folder, precision="fp32")
+    np.testing.assert_allclose(loaded.predict_proba(PAIRS), tuned.predict_proba(PAIRS), atol=1e-3)
+    # Frozen word embeddings are not stored at all.
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model_delta.safetensors"), framework="pt") as f:
+        keys = set(f.keys())  # noqa: SIM118 (safe_open is not a dict)
+    assert not any("word_embeddings" in key for key in keys)
+    assert "classifier.weight" in keys
+
+
+def test_delta_refuses_a_different_base(tiny_model_dir, tiny_base_dir, tmp_path):
+    tuned = _fine_tuned_copy(tiny_model_dir)
+    folder = tmp_path / "delta"
+    _write_delta(tuned, tiny_model_dir, folder)
+    info = json.loads((folder / "stance_config.json").read_text())
+    info["base_model"] = str(tiny_base_dir)  # same shapes, other weights
+    (folder / "stance_config.json").write_text(json.dumps(info))
+    with pytest.raises(ModelLoadError, match="different base model"):
+        StanceClassifier.load(folder)
+
+
+def test_delta_with_missing_base_names_it(tiny_model_dir, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    tuned = _fine_tuned_copy(base)
+    folder = tmp_path / "delta"
+    _write_delta(tuned, base, folder)
+    shutil.rmtree(base)
+    with pytest.raises(ModelLoadError, match="base model of .* was not found"):
+        StanceClassifier.load(folder)
+
+
+def test_packaged_base_model_resolves_to_the_pypi_folder():
+    folder = modeldir.resolve_base_model(modeldir.BASE_MODEL_PACKAGE)
+    assert (modeldir.Path(folder) / "config.json").is_file()
