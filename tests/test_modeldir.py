@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from stance import ModelLoadError, StanceClassifier
-from stance import modeldir
+from stance import ModelLoadError, StanceClassifier, modeldir
 
 PAIRS = [("the offensive has failed", "no it does not"), ("prices rose", "prices fell")]
 
