@@ -142,7 +142,7 @@ class StanceClassifier:
             warnings.warn(
                 f"{int(truncated.sum())} of {len(claims)} pairs are longer than max_length="
                 f"{self.max_length} tokens; their responses were cut (claims kept whole). "
-                "Score long documents with predict_document, or raise max_length.",
+                "Pass a larger max_length to StanceClassifier.load if the cut text matters.",
                 TruncationWarning,
                 stacklevel=2,
             )

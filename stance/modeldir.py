@@ -25,10 +25,12 @@ Weights are read from safetensors only; pickle checkpoints are refused and
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,15 +199,17 @@ def _load_local(folder: Path) -> LoadedModel:
 def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
     from transformers import AutoModelForSequenceClassification
 
+    expects_new_head = "num_labels" in kwargs
     try:
-        model, loading_info = AutoModelForSequenceClassification.from_pretrained(
-            name,
-            use_safetensors=True,
-            trust_remote_code=False,
-            local_files_only=local_only,
-            output_loading_info=True,
-            **kwargs,
-        )
+        with _quiet_load_report(expects_new_head):
+            model, loading_info = AutoModelForSequenceClassification.from_pretrained(
+                name,
+                use_safetensors=True,
+                trust_remote_code=False,
+                local_files_only=local_only,
+                output_loading_info=True,
+                **kwargs,
+            )
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(
             f"could not load a sequence-classification model from {name}: {exc}"
@@ -218,6 +222,23 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
             "it first with `stance train`, or pass a fine-tuned model directory"
         )
     return model
+
+
+@contextlib.contextmanager
+def _quiet_load_report(enabled: bool) -> Iterator[None]:
+    """Hide transformers' "newly initialized" report while a head is built on purpose
+    (the adapter or delta weights replace it right after); restore the level after."""
+    if not enabled:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def _is_head_key(key: str) -> bool:
