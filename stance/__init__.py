@@ -25,6 +25,7 @@ from stance.labels import DEFAULT_LABELS
 
 if TYPE_CHECKING:
     from stance.model import StanceClassifier, TruncationWarning
+    from stance.training import train
 
 __all__ = [
     "DEFAULT_LABELS",
@@ -36,11 +37,13 @@ __all__ = [
     "StanceError",
     "TruncationWarning",
     "__version__",
+    "train",
 ]
 
 _LAZY = {
     "StanceClassifier": "stance.model",
     "TruncationWarning": "stance.model",
+    "train": "stance.training",
 }
 
 

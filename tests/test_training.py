@@ -89,6 +89,12 @@ def test_training_learns_the_cue_and_writes_a_loadable_model(tmp_path, tiny_base
     )
 
 
+def test_stance_train_is_the_public_entry_point():
+    import stance
+
+    assert stance.train is train
+
+
 def test_custom_label_set_and_label_map(tmp_path, tiny_base_dir):
     frame = synthetic_pairs(120, seed=1)
     frame["stance"] = frame["stance"].map({"support": "pro", "denial": "con", "neutral": "other"})
