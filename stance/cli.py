@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     train.set_defaults(handler=_cmd_train)
+
+    from stance.cli_eval import register
+
+    register(commands)  # stance eval, stance calibrate
     return parser
 
 
