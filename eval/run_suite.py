@@ -106,19 +106,11 @@ def _unknown(keys: Sequence[str], allowed: Sequence[str], where: str) -> None:
 
 def load_config(path: str | Path) -> SuiteConfig:
     """Read and check a suite config (every key and metric checked)."""
-    import yaml
-
     from stance.errors import ConfigError
+    from stance.training_config import read_yaml_mapping
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a mapping of keys, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path)
     _unknown(list(raw), TOP_KEYS, str(path))
     data_dir = Path(raw["data_dir"]).expanduser() if raw.get("data_dir") else None
     datasets = []

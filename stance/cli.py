@@ -13,12 +13,16 @@ import sys
 from collections.abc import Sequence
 
 from stance._version import __version__
+from stance.cli_common import (
+    EPILOG,
+    add_model_options,
+    load_classifier,
+    positive_int,
+    quiet_transformers,
+)
 from stance.errors import StanceError
 
 EXIT_INTERRUPTED = 130
-
-EPILOG = """exit codes: 0 ok, 1 internal error (a bug), 2 bad option or config,
-3 input data problem, 4 model problem, 5 output problem, 130 interrupted"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,25 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    def model_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--model",
-            "-m",
-            default=None,
-            metavar="M",
-            help="model directory (or hub id); default: the shipped default model",
-        )
-        sub.add_argument(
-            "--precision",
-            choices=("auto", "bf16", "fp32"),
-            default="auto",
-            help="compute precision; auto uses bf16 where the CPU/GPU supports it (default)",
-        )
-
     predict = commands.add_parser("predict", help="label one claim/response pair", epilog=EPILOG)
     predict.add_argument("claim")
     predict.add_argument("response")
-    model_options(predict)
+    add_model_options(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object")
     predict.set_defaults(handler=_cmd_predict)
 
@@ -70,11 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("input", metavar="INPUT")
     score.add_argument("-o", "--output", required=True, metavar="OUTPUT")
-    model_options(score)
+    add_model_options(score)
     score.add_argument("--claim-column", default="claim", metavar="C")
     score.add_argument("--response-column", default="response", metavar="R")
     score.add_argument(
-        "--batch-size", type=_positive_int, default=32, metavar="N", help="pairs per forward pass"
+        "--batch-size", type=positive_int, default=32, metavar="N", help="pairs per forward pass"
     )
     score.add_argument("--prefix", default="", help="prefix for the added column names")
     score.add_argument(
@@ -106,37 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _quiet_transformers() -> None:
-    """Keep the CLI's stderr for our own messages (transformers' bars and load reports off)."""
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-
-def _load(args: argparse.Namespace, batch_size: int = 32):
-    from stance.model import StanceClassifier
-
-    _quiet_transformers()
-    return StanceClassifier.load(args.model, precision=args.precision, batch_size=batch_size)
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
     from stance.model import TruncationWarning, coerce_pairs
 
-    clf = _load(args)
+    clf = load_classifier(args)
     claims, responses = coerce_pairs([(args.claim, args.response)])
     probabilities, truncated = clf.predict_proba_with_truncation(claims, responses)
     row = probabilities[0]
@@ -172,7 +136,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from stance.scoring import check_paths, score_file
 
     check_paths(args.input, args.output)  # fail fast, before the model loads
-    clf = _load(args, batch_size=args.batch_size)
+    clf = load_classifier(args, batch_size=args.batch_size)
     summary = score_file(
         args.input,
         args.output,
@@ -209,7 +173,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from stance.training import train
 
-    _quiet_transformers()
+    quiet_transformers()
     clf = train(
         args.config,
         output_dir=args.output,

@@ -15,19 +15,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from stance.cli_common import (
+    EPILOG,
+    add_model_options,
+    load_classifier,
+    positive_int,
+    quiet_transformers,
+)
 from stance.errors import InputDataError
 
 __all__ = ["register"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _assignment(text: str) -> str:
@@ -42,19 +39,7 @@ def _assignment(text: str) -> str:
 
 def _data_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("data", metavar="DATA", help="labelled CSV, JSONL(.gz) or Parquet file")
-    sub.add_argument(
-        "--model",
-        "-m",
-        default=None,
-        metavar="M",
-        help="model directory (or hub id); default: the shipped default model",
-    )
-    sub.add_argument(
-        "--precision",
-        choices=("auto", "bf16", "fp32"),
-        default="auto",
-        help="compute precision; auto uses bf16 where the CPU/GPU supports it (default)",
-    )
+    add_model_options(sub)
     sub.add_argument("--claim-column", default="claim", metavar="C")
     sub.add_argument("--response-column", default="response", metavar="R")
     sub.add_argument("--label-column", default="label", metavar="L")
@@ -79,7 +64,7 @@ def _data_options(sub: argparse.ArgumentParser) -> None:
         "dict columns; the same COL twice keeps either value), e.g. --filter split=test",
     )
     sub.add_argument(
-        "--batch-size", type=_positive_int, default=32, metavar="N", help="pairs per forward pass"
+        "--batch-size", type=positive_int, default=32, metavar="N", help="pairs per forward pass"
     )
     sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -95,8 +80,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     >>> parser.parse_args(["eval", "t.csv", "--filter", "split=test"]).filter
     ['split=test']
     """
-    from stance.cli import EPILOG  # lazily: stance.cli imports this module
-
     evaluate = commands.add_parser(
         "eval",
         help="evaluate a model on a labelled file and write a report folder",
@@ -138,13 +121,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     calibrate.set_defaults(handler=_cmd_calibrate)
 
 
-def _quiet_transformers() -> None:
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-
 def _with_cli_hint(exc: InputDataError) -> InputDataError:
     if "no mapping" in str(exc):
         return InputDataError(f"{exc} (on the command line: --label-map SRC=DST ...)")
@@ -167,7 +143,6 @@ def default_report_dir(data: str, filters: list[str]) -> Path:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from stance.evaluation import check_columns, evaluate, write_report
-    from stance.model import StanceClassifier
 
     check_columns(
         args.data,
@@ -176,8 +151,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         filters=args.filter,
     )  # fail fast, before the model loads
-    _quiet_transformers()
-    clf = StanceClassifier.load(args.model, precision=args.precision, batch_size=args.batch_size)
+    clf = load_classifier(args, batch_size=args.batch_size)
     try:
         result = evaluate(
             clf,
@@ -232,7 +206,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from stance.calibration import calibrate
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         result = calibrate(
             args.data,

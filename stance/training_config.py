@@ -185,23 +185,29 @@ class TrainConfig:
 
         >>> TrainConfig.from_yaml("configs/rumoureval.yaml", ["epochs=1"])  # doctest: +SKIP
         """
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping of keys, got {type(data).__name__}")
+        data = read_yaml_mapping(path)
         for override in overrides:
             apply_override(data, override)
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping, with clear errors otherwise."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of keys, got {type(data).__name__}")
+    return data
 
 
 def apply_override(data: dict[str, Any], override: str) -> None:

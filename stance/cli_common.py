@@ -1,0 +1,56 @@
+"""Pieces the ``stance`` subcommands share: option types, model options, model loading."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """exit codes: 0 ok, 1 internal error (a bug), 2 bad option or config,
+3 input data problem, 4 model problem, 5 output problem, 130 interrupted"""
+
+
+def positive_int(text: str) -> int:
+    """argparse type for options such as ``--batch-size``.
+
+    >>> positive_int("8")
+    8
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_model_options(sub: argparse.ArgumentParser) -> None:
+    """Add ``--model`` and ``--precision`` to a subcommand."""
+    sub.add_argument(
+        "--model",
+        "-m",
+        default=None,
+        metavar="M",
+        help="model directory (or hub id); default: the shipped default model",
+    )
+    sub.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="compute precision; auto uses bf16 where the CPU/GPU supports it (default)",
+    )
+
+
+def quiet_transformers() -> None:
+    """Keep the CLI's stderr for our own messages (transformers' bars and load reports off)."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def load_classifier(args: argparse.Namespace, batch_size: int = 32):
+    """Load the classifier named by ``--model`` / ``--precision``."""
+    from stance.model import StanceClassifier
+
+    quiet_transformers()
+    return StanceClassifier.load(args.model, precision=args.precision, batch_size=batch_size)
