@@ -70,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue an interrupted run into the same OUTPUT"
     )
     score.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    score.add_argument(
+        "--documents",
+        action="store_true",
+        help="the response column holds whole documents: score sentences and windows, "
+        "aggregate to a document label, add evidence_<label>[_score|_start|_end] columns",
+    )
+    score.add_argument(
+        "--aggregation",
+        default=None,
+        metavar="A",
+        help="with --documents: max (default: a window at 0.5 or a sentence at 0.8 decides), "
+        "max-sentences, max-windows or mean (see stance.documents)",
+    )
     score.set_defaults(handler=_cmd_score)
 
     train = commands.add_parser(
@@ -136,6 +149,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from stance.scoring import check_paths, score_file
 
     check_paths(args.input, args.output)  # fail fast, before the model loads
+    if args.aggregation is not None:
+        from stance.documents import resolve_aggregation
+        from stance.errors import ConfigError
+
+        if not args.documents:
+            raise ConfigError("--aggregation applies to --documents only; add --documents")
+        resolve_aggregation(args.aggregation)
     clf = load_classifier(args, batch_size=args.batch_size)
     summary = score_file(
         args.input,
@@ -146,6 +166,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         resume=args.resume,
         progress=not args.quiet,
+        documents=args.documents,
+        aggregation=args.aggregation,
     )
     new_rows = summary.rows - summary.resumed_rows
     resumed = f" ({summary.resumed_rows:,} done before resuming)" if summary.resumed_rows else ""

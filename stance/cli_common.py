@@ -24,7 +24,7 @@ def positive_int(text: str) -> int:
 
 
 def add_model_options(sub: argparse.ArgumentParser) -> None:
-    """Add ``--model`` and ``--precision`` to a subcommand."""
+    """Add ``--model``, ``--precision`` and ``--max-length`` to a subcommand."""
     sub.add_argument(
         "--model",
         "-m",
@@ -37,6 +37,13 @@ def add_model_options(sub: argparse.ArgumentParser) -> None:
         choices=("auto", "bf16", "fp32"),
         default="auto",
         help="compute precision; auto uses bf16 where the CPU/GPU supports it (default)",
+    )
+    sub.add_argument(
+        "--max-length",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="tokens per pair; longer responses are cut (default: the model's own setting)",
     )
 
 
@@ -53,4 +60,9 @@ def load_classifier(args: argparse.Namespace, batch_size: int = 32):
     from stance.model import StanceClassifier
 
     quiet_transformers()
-    return StanceClassifier.load(args.model, precision=args.precision, batch_size=batch_size)
+    return StanceClassifier.load(
+        args.model,
+        precision=args.precision,
+        batch_size=batch_size,
+        max_length=getattr(args, "max_length", None),
+    )

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 PRECISIONS = ("auto", "bf16", "fp32")
+CHARS_PER_TOKEN_BOUND = 32  # longer texts are cut to max_length * this many characters first
 
 
 def cpu_supports_bf16() -> bool:
@@ -97,17 +98,23 @@ class PairTokenizer:
             self._both_cut = Tokenizer.from_str(backend.to_str())
             self._both_cut.no_padding()
             self._both_cut.enable_truncation(self.max_length, strategy="longest_first")
+            self._plain = Tokenizer.from_str(backend.to_str())  # counts tokens of long texts
+            self._plain.no_padding()
+            self._plain.no_truncation()
         else:
-            self._claim_whole = self._both_cut = None
+            self._claim_whole = self._both_cut = self._plain = None
 
     def encode(self, claims: Sequence[str], responses: Sequence[str]) -> EncodedPairs:
         """Tokenize pairs without padding.
 
         >>> enc = pair_tokenizer.encode(["claim"], ["response"])  # doctest: +SKIP
         """
+        claims, responses = _valid_unicode(claims), _valid_unicode(responses)
         if self._claim_whole is None:
             return self._encode_slow(claims, responses)
-        pairs = list(zip(claims, responses, strict=True))
+        pairs = [
+            (self._bounded(c), self._bounded(r)) for c, r in zip(claims, responses, strict=True)
+        ]
         try:
             encodings = self._claim_whole.encode_batch(pairs)
         except Exception:
@@ -123,6 +130,26 @@ class PairTokenizer:
             token_type_ids=[e.type_ids for e in encodings],
             truncated=np.fromiter((bool(e.overflowing) for e in encodings), bool, len(pairs)),
         )
+
+    def _bounded(self, text: str) -> str:
+        """``text`` cut, at a word boundary, to a prefix that still has more than
+        ``max_length`` tokens; short texts unchanged.
+
+        The Rust tokenizer materialises every overflow window of a truncated pair, which
+        for two 1 MB texts cut ``longest_first`` is quadratic (tens of GB). A prefix that
+        ends between words tokenizes to a prefix of the full text's tokens, and as it
+        alone overflows ``max_length`` the pair is truncated to the same tokens.
+        """
+        limit = self.max_length * CHARS_PER_TOKEN_BOUND
+        while len(text) > limit:
+            cut = text[:limit]
+            space = next((i for i in range(limit - 1, limit // 2, -1) if cut[i].isspace()), None)
+            if space is not None:
+                cut = cut[:space]
+            if len(self._plain.encode(cut, add_special_tokens=False).ids) > self.max_length:
+                return cut
+            limit *= 4  # few tokens per character (long unknown words): take more
+        return text
 
     def _encode_slow(self, claims: Sequence[str], responses: Sequence[str]) -> EncodedPairs:
         with self._lock:
@@ -148,6 +175,26 @@ class PairTokenizer:
                 out = full
         type_ids = out.get("token_type_ids") or [[0] * len(ids) for ids in out["input_ids"]]
         return EncodedPairs(list(out["input_ids"]), list(type_ids), truncated)
+
+
+def _valid_unicode(texts: Sequence[str]) -> list[str]:
+    """``texts`` with lone surrogates (which UTF-8 cannot hold) replaced by U+FFFD.
+
+    Python strings may hold them (e.g. ``"\\ud800"`` in a JSON line), but the Rust
+    tokenizer refuses such strings; a surrogate pair split in two is joined back.
+
+    >>> _valid_unicode(["ok", "a\\ud800b", "\\ud83d\\ude00"]) == ["ok", "a\\ufffdb", "\\U0001f600"]
+    True
+    """
+    return [text if text.isascii() else _replace_surrogates(text) for text in texts]
+
+
+def _replace_surrogates(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def pad_batch(

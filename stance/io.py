@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import glob
 import gzip
 import io
 import json
@@ -77,6 +78,7 @@ _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = " \t\r\n"  # the whitespace JSON allows around a value
 _CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) is too small for long texts
 _MANIFEST = "manifest.json"
+_TRASH_PREFIX = ".finished-"  # + the work folder's name + "-<pid>": being deleted
 _MANIFEST_VERSION = 1
 _MISSING = object()
 
@@ -662,6 +664,7 @@ class ResumableWriter:
         fingerprint = json.loads(json.dumps(dict(fingerprint)))  # as it reads back from JSON
         _check_output_location(output)
         work = Path(f"{output}.partial")
+        _remove_finished_work(work)
         try:
             if work.is_symlink() or work.exists():
                 if not work.is_dir():
@@ -793,8 +796,13 @@ class ResumableWriter:
                 ) from exc
             raise
         self._state = "finalized"
+        # Move the work folder out of the way in one atomic step before deleting it: a
+        # kill during the deletion must not leave a half-deleted folder that --resume
+        # would find damaged. open() removes such leftovers.
+        trash = self.work_dir.with_name(f"{_TRASH_PREFIX}{self.work_dir.name}-{os.getpid()}")
         try:
-            shutil.rmtree(self.work_dir)
+            os.replace(self.work_dir, trash)
+            shutil.rmtree(trash)
         except OSError as exc:
             raise OutputError(
                 f"{self.output} is complete, but its work folder {self.work_dir} could not be "
@@ -886,6 +894,14 @@ def _check_output_location(output: Path) -> None:
             f"cannot write {output}: no permission to create files in {parent}; choose a "
             "folder you can write to, or fix its permissions"
         )
+
+
+def _remove_finished_work(work: Path) -> None:
+    """Delete work folders of finished runs whose deletion was interrupted (a kill)."""
+    pattern = f"{glob.escape(_TRASH_PREFIX + work.name)}-*"
+    for stale in work.parent.glob(pattern):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _new_manifest(output: Path, fmt: str, fingerprint: dict[str, Any]) -> dict[str, Any]:
@@ -1030,12 +1046,44 @@ def _column_change_message(output: Path, rows_done: int, old: list[str], new: li
 
 def _csv_header(columns: list[str]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(columns)
-    return buffer.getvalue().encode("utf-8", "backslashreplace")
+    csv.writer(buffer, lineterminator="\r\n").writerow(columns)  # see _csv_bytes
+    return (buffer.getvalue()[:-2] + "\n").encode("utf-8", "backslashreplace")
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV lines of ``frame`` ending in ``\\n``; cells holding ``\\r`` are quoted too.
+
+    The csv module (Python < 3.12) quotes only cells holding a character of the line
+    terminator, so with ``\\n`` a bare ``\\r`` in a cell would be written unquoted and
+    read back as a line break. Rows with such cells are written with ``\\r\\n`` (which
+    quotes them) and their own terminator swapped for ``\\n``.
+    """
     text = frame.to_csv(header=False, index=False, lineterminator="\n")
+    if "\r" in text:
+        has_cr = np.array(
+            [
+                any(isinstance(v, str) and "\r" in v for v in row)
+                for row in frame.itertuples(index=False, name=None)
+            ],
+            dtype=bool,
+        )
+        pieces, start = [], 0
+        while start < len(frame):
+            end = start
+            while end < len(frame) and has_cr[end] == has_cr[start]:
+                end += 1
+            if has_cr[start]:
+                pieces.extend(
+                    frame.iloc[[i]].to_csv(header=False, index=False, lineterminator="\r\n")[:-2]
+                    + "\n"
+                    for i in range(start, end)
+                )
+            else:
+                pieces.append(
+                    frame.iloc[start:end].to_csv(header=False, index=False, lineterminator="\n")
+                )
+            start = end
+        text = "".join(pieces)
     return text.encode("utf-8", "backslashreplace")
 
 

@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 32
+_RUNTIME_LOCK = threading.Lock()  # guards the lazy runtime build (module-level: picklable)
 
 
 class TruncationWarning(UserWarning):
@@ -47,7 +49,9 @@ class StanceClassifier:
         max_length: tokens per pair; longer pairs keep the claim whole and cut the response.
         batch_size: pairs per forward pass (pairs are length-sorted inside).
         precision: ``"auto"`` (bf16 where the hardware has native bf16, else fp32),
-            ``"bf16"`` or ``"fp32"``.
+            ``"bf16"`` or ``"fp32"``. fp32 results agree within 1e-4 whatever the batch
+            size and thread count; bf16 moves probabilities by up to about 0.03 (99th
+            percentile 0.012) and keeps about 99.7% of fp32's labels (README, Reliability).
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available, else CPU).
         temperature: logits are divided by it before the softmax (set by calibration).
         info: the model directory's ``stance_config.json`` content (provenance etc.).
@@ -181,6 +185,34 @@ class StanceClassifier:
         )
         return softmax(logits, self.temperature), encoded.truncated
 
+    # ------------------------------------------------------------ whole documents
+    def predict_document(
+        self, claim: str, document: str, *, aggregation: Any = None, evidence_per_label: int = 1
+    ) -> Any:
+        """The stance of a whole ``document`` towards ``claim``, with evidence sentences.
+
+        Returns a :class:`stance.documents.DocumentPrediction` (label, probabilities,
+        best supporting/denying sentences with character offsets). ``aggregation`` is a
+        preset name or :class:`stance.documents.Aggregation` (see ``stance.documents``).
+
+        >>> clf.predict_document("The bridge is closed.", article).label  # doctest: +SKIP
+        'denial'
+        """
+        return self.predict_documents(
+            [(claim, document)], aggregation=aggregation, evidence_per_label=evidence_per_label
+        )[0]
+
+    def predict_documents(
+        self, pairs: Any, *, aggregation: Any = None, evidence_per_label: int = 1
+    ) -> list[Any]:
+        """:meth:`predict_document` for many (claim, document) pairs in one batched pass."""
+        from stance.documents import predict_documents
+
+        claims, documents = coerce_pairs(pairs)
+        return predict_documents(
+            self, claims, documents, aggregation, evidence_per_label=evidence_per_label
+        )
+
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a plain HF model + tokenizer directory and ``stance_config.json``.
@@ -213,19 +245,32 @@ class StanceClassifier:
 
     # ---------------------------------------------------------------- internals
     def _get_runtime(self) -> tuple[torch.nn.Module, PairTokenizer]:
-        if self._runtime is None:
-            if not isinstance(self.batch_size, int) or self.batch_size < 1:
-                raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-            if not isinstance(self.max_length, int) or self.max_length < 8:
-                raise ConfigError(f"max_length must be an integer >= 8, got {self.max_length!r}")
-            device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-            dtype = resolve_dtype(self.precision, device)
-            model = self.model
-            if dtype != torch.float32 or device.type != "cpu":
-                model = copy.deepcopy(self.model).to(device=device, dtype=dtype)
-            model.eval()
-            self._runtime = (model, PairTokenizer(self.tokenizer, self.max_length))
-        return self._runtime
+        """The eval-mode model in its compute dtype and the pair tokenizer, built once.
+
+        Safe to call from several threads: the first build happens under a lock, and
+        what it returns is only read afterwards (the tokenizer copies are never
+        reconfigured), so one classifier can serve concurrent ``predict_proba`` calls.
+        """
+        runtime = self._runtime
+        if runtime is not None:
+            return runtime
+        with _RUNTIME_LOCK:
+            if self._runtime is None:
+                self._runtime = self._build_runtime()
+            return self._runtime
+
+    def _build_runtime(self) -> tuple[torch.nn.Module, PairTokenizer]:
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not isinstance(self.max_length, int) or self.max_length < 8:
+            raise ConfigError(f"max_length must be an integer >= 8, got {self.max_length!r}")
+        device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = resolve_dtype(self.precision, device)
+        model = self.model
+        if dtype != torch.float32 or device.type != "cpu":
+            model = copy.deepcopy(self.model).to(device=device, dtype=dtype)
+        model.eval()
+        return model, PairTokenizer(self.tokenizer, self.max_length)
 
     @property
     def compute_dtype(self) -> torch.dtype:

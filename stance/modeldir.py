@@ -46,6 +46,14 @@ PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 DELTA_WEIGHTS = "model_delta.safetensors"
 DELTA_FORMAT = "stance-delta-v1"
+TOKENIZER_VOCABULARY = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
 
 
 @dataclass
@@ -192,6 +200,7 @@ def _load_local(folder: Path) -> LoadedModel:
     else:
         model = _load_full(str(folder), local_only=True)
     tokenizer = _load_tokenizer(folder, info)
+    _check_vocabulary(model, tokenizer, folder)
     _apply_labels(model, info, folder)
     return LoadedModel(model, tokenizer, info)
 
@@ -210,10 +219,12 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
                 output_loading_info=True,
                 **kwargs,
             )
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(
-            f"could not load a sequence-classification model from {name}: {exc}"
-        ) from None
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise _weights_error(name, exc) from None
+    except Exception as exc:  # safetensors' SafetensorError (corrupt or truncated file)
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        raise _weights_error(name, exc) from None
     missing = [k for k in loading_info.get("missing_keys", []) if _is_head_key(k)]
     if missing and "num_labels" not in kwargs:
         raise ModelLoadError(
@@ -222,6 +233,62 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
             "it first with `stance train`, or pass a fine-tuned model directory"
         )
     return model
+
+
+def _weights_error(name: str, exc: BaseException) -> ModelLoadError:
+    """A :class:`ModelLoadError` for weights that cannot be loaded, naming the file."""
+    folder = Path(name)
+    weights = folder / "model.safetensors"
+    if folder.is_dir() and weights.is_file():
+        mismatches = weight_shape_mismatches(folder)
+        if mismatches:
+            shown = "; ".join(mismatches[:3])
+            more = f" (and {len(mismatches) - 3} more)" if len(mismatches) > 3 else ""
+            return ModelLoadError(
+                f"{weights} does not match {folder / 'config.json'}: {shown}{more}. The two "
+                "files come from different models; restore the matching pair (re-save the "
+                "model, or copy both files from the same source)"
+            )
+        if type(exc).__name__ == "SafetensorError":
+            return ModelLoadError(
+                f"{weights} is damaged or incomplete ({exc}); copy or download it again"
+            )
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelLoadError(
+        f"could not load a sequence-classification model from {name}: {first_line}"
+    )
+
+
+def weight_shape_mismatches(folder: Path) -> list[str]:
+    """Tensors of ``folder/model.safetensors`` whose shapes differ from what ``config.json``
+    builds (read from the file header; the model is built without memory on the meta device).
+
+    >>> weight_shape_mismatches(Path("my-model"))  # doctest: +SKIP
+    ['classifier.weight: file (3, 32), config.json (3, 64)']
+    """
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    try:
+        config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
+        with torch.device("meta"):
+            model = AutoModelForSequenceClassification.from_config(config, trust_remote_code=False)
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        found = {}
+        with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                found[key] = tuple(f.get_slice(key).get_shape())
+    except Exception:  # noqa: BLE001 - only used to explain an error already raised
+        return []
+    mismatches = []
+    for key, shape in found.items():
+        candidates = [key, key.removeprefix(f"{model.base_model_prefix}.")]
+        candidates.append(f"{model.base_model_prefix}.{key}")
+        target = next((expected[c] for c in candidates if c in expected), None)
+        if target is not None and target != shape:
+            mismatches.append(f"{key}: file {shape}, config.json {target}")
+    return mismatches
 
 
 @contextlib.contextmanager
@@ -405,21 +472,54 @@ def _load_tokenizer(folder: Path, info: dict[str, Any]) -> Any:
     from transformers import AutoTokenizer
 
     source = str(folder)
-    has_tokenizer = any(
-        (folder / name).is_file()
-        for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
-    )
-    if not has_tokenizer and info.get("base_model"):
+    has_vocabulary = any((folder / name).is_file() for name in TOKENIZER_VOCABULARY)
+    if not has_vocabulary and info.get("base_model"):
         source = resolve_base_model(info["base_model"])
+    elif not has_vocabulary:
+        # transformers would build a tokenizer with an empty vocabulary here, mapping
+        # every word to [UNK]: refuse instead of predicting from nothing.
+        found = sorted(p.name for p in folder.iterdir())
+        raise ModelLoadError(
+            f"{folder} has no tokenizer vocabulary: expected tokenizer.json (or "
+            f"vocab.txt, vocab.json + merges.txt, spiece.model), found {found}; copy the "
+            "tokenizer files from the model it was trained from, or re-save the model"
+        )
     try:
         return AutoTokenizer.from_pretrained(
             source, trust_remote_code=False, local_files_only=Path(source).is_dir()
         )
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, the Rust parser's errors
         raise ModelLoadError(
-            f"could not load the tokenizer from {source}: {exc}; a model directory needs its "
-            "tokenizer files (tokenizer.json or vocab.txt)"
+            f"could not load the tokenizer from {source} ({exc}); its tokenizer files "
+            f"{_tokenizer_files(Path(source))} are damaged or incomplete: copy them again "
+            "from the model they came from"
         ) from None
+
+
+def _tokenizer_files(folder: Path) -> list[str]:
+    """Names of the tokenizer files in ``folder`` (vocabulary and settings)."""
+    names = (
+        *TOKENIZER_VOCABULARY,
+        "merges.txt",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    )
+    return [name for name in names if (folder / name).is_file()]
+
+
+def _check_vocabulary(model: Any, tokenizer: Any, folder: Path) -> None:
+    """Refuse a tokenizer whose token ids go past the model's embedding table."""
+    vocab_size = getattr(model.config, "vocab_size", None)
+    if not isinstance(vocab_size, int) or vocab_size <= 0:
+        return
+    size = len(tokenizer)
+    if size > vocab_size:
+        raise ModelLoadError(
+            f"the tokenizer files {_tokenizer_files(folder)} in {folder} have {size} tokens "
+            f"but config.json says vocab_size={vocab_size}: the tokenizer and the weights come "
+            "from different models; copy the tokenizer files from the model the weights "
+            "belong to"
+        )
 
 
 def _apply_labels(model: Any, info: dict[str, Any], folder: Path) -> None:

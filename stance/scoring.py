@@ -27,6 +27,7 @@ from stance.errors import InputDataError, did_you_mean
 from stance.model import StanceClassifier, text_problem
 
 CHUNK_ROWS = 2048
+DOCUMENT_CHUNK_ROWS = 64  # a document is tens of units: commit (and show progress) sooner
 
 
 @dataclass
@@ -85,11 +86,16 @@ def score_frame(
     response_column: str = "response",
     prefix: str = "",
     on_batch: Any = None,
+    documents: bool = False,
+    aggregation: Any = None,
 ) -> tuple[pd.DataFrame, int]:
     """Score one DataFrame; returns it with the added columns and the truncated count.
 
     Rows whose claim or response is missing, empty or not text get an ``error`` and no
-    label; they are never dropped.
+    label; they are never dropped. With ``documents=True`` each response is a whole
+    document (see ``stance.documents``): the label and probabilities are the document's,
+    the evidence columns (:func:`stance.documents.evidence_columns`) are added, and
+    ``on_batch`` is called once with the number of documents.
     """
     labels = clf.labels
     n = len(frame)
@@ -107,7 +113,16 @@ def score_frame(
     valid = np.flatnonzero(errors == "")
     probabilities = np.full((n, len(labels)), np.nan)
     truncated = 0
-    if len(valid):
+    evidence: dict[str, list[Any]] = {}
+    if documents:
+        from stance.documents import add_document_scores
+
+        truncated = add_document_scores(
+            clf, claims, responses, valid, probabilities, evidence, prefix, aggregation
+        )
+        if on_batch is not None and len(valid):
+            on_batch(len(valid))
+    elif len(valid):
         probs, cut = clf.predict_proba_with_truncation(
             [claims[i] for i in valid], [responses[i] for i in valid], on_batch=on_batch
         )
@@ -121,6 +136,8 @@ def score_frame(
     for j, label in enumerate(labels):
         out[f"{prefix}p_{label}"] = probabilities[:, j]
     out[f"{prefix}error"] = errors
+    for column, values in evidence.items():
+        out[column] = values
     return out, truncated
 
 
@@ -147,13 +164,25 @@ def score_file(
     prefix: str = "",
     resume: bool = False,
     progress: bool = True,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
+    documents: bool = False,
+    aggregation: Any = None,
 ) -> ScoreSummary:
-    """Score every row of ``input_path`` into ``output_path`` (formats by extension)."""
+    """Score every row of ``input_path`` into ``output_path`` (formats by extension).
+
+    ``documents=True``: each response is a whole document (``stance score --documents``);
+    rows are committed in chunks of :data:`DOCUMENT_CHUNK_ROWS`.
+    """
     started = time.perf_counter()
     check_paths(input_path, output_path)
     input_path, output_path = Path(input_path), Path(output_path)
     added = output_columns(clf.labels, prefix)
+    if documents:
+        from stance.documents import evidence_columns, resolve_aggregation
+
+        aggregation = resolve_aggregation(aggregation)
+        added += evidence_columns(clf.labels, prefix)
+    chunk_rows = chunk_rows or (DOCUMENT_CHUNK_ROWS if documents else CHUNK_ROWS)
     columns = io.read_columns(input_path)
     if columns:
         check_columns(columns, claim_column, response_column, added, str(input_path))
@@ -168,6 +197,8 @@ def score_file(
         "response_column": response_column,
         "prefix": prefix,
     }
+    if documents:
+        fingerprint["documents"] = repr(aggregation)
     writer = io.ResumableWriter.open(output_path, fingerprint, resume=resume)
     summary = ScoreSummary(output=output_path, resumed_rows=writer.rows_done, rows=writer.rows_done)
     bar = _progress_bar(io.count_rows(input_path), writer.rows_done, enabled=progress)
@@ -181,7 +212,14 @@ def score_file(
                 str(input_path),
             )
             scored, truncated = score_frame(
-                chunk, clf, claim_column, response_column, prefix, on_batch=bar.update
+                chunk,
+                clf,
+                claim_column,
+                response_column,
+                prefix,
+                on_batch=bar.update,
+                documents=documents,
+                aggregation=aggregation,
             )
             bad = scored[f"{prefix}error"] != ""
             bar.update(int(bad.sum()))

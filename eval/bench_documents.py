@@ -1,0 +1,296 @@
+"""Whole-document stance on FNC-1 dev: document mode vs plain truncated pair scoring.
+
+    python eval/bench_documents.py                  # 100 documents per label, 20 for speed
+    python eval/bench_documents.py --per-label 150 --speed-docs 40
+
+Quality: a seeded sample of FNC-1 dev (headline vs whole article body), balanced over
+the three labels (support = agree, denial = disagree, neutral = discuss + unrelated),
+scored by the default model (a) as plain pairs (the body cut to ``max_length``) and
+(b) in document mode with each aggregation. Every sentence and window is scored once;
+the aggregations are applied to the same unit scores. Speed: documents/s on bodies cut
+to exactly 500 words, against scoring the same documents' sentences as plain pairs.
+Writes ``eval/results/documents.md`` (and prints it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stance import StanceClassifier
+from stance.documents import (
+    DEFAULT_AGGREGATION,
+    Aggregation,
+    aggregate,
+    plan_document,
+    score_plans,
+    split_sentences,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path("/work/shared/data/fnc1/pairs.jsonl.gz")
+LABELS = ("support", "denial", "neutral")
+AGGREGATIONS = {
+    **{f"max all t={t}": Aggregation("max", "all", t) for t in (0.5, 0.7, 0.8, 0.9)},
+    **{
+        f"max sentences t={t}": Aggregation("max", "sentences", t)
+        for t in (0.5, 0.7, 0.8, 0.9, 0.95)
+    },
+    **{f"max windows t={t}": Aggregation("max", "windows", t) for t in (0.5, 0.6, 0.7, 0.8)},
+    **{
+        f"max all, windows t={tw}, sentences t={ts}": Aggregation("max", "all", tw, ts)
+        for tw in (0.5, 0.6, 0.7)
+        for ts in (0.8, 0.9, 0.95)
+    },
+    **{f"mean {units}": Aggregation("mean", units) for units in ("all", "sentences", "windows")},
+}
+
+
+def macro_f1(gold: list[str], pred: list[str]) -> float:
+    """Macro-F1 over the three labels.
+
+    >>> macro_f1(["support", "denial", "neutral"], ["support", "denial", "neutral"])
+    1.0
+    """
+    scores = []
+    for label in LABELS:
+        tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))
+        fp = sum(g != label and p == label for g, p in zip(gold, pred, strict=True))
+        fn = sum(g == label and p != label for g, p in zip(gold, pred, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores))
+
+
+def accuracy(gold: list[str], pred: list[str]) -> float:
+    return float(np.mean([g == p for g, p in zip(gold, pred, strict=True)]))
+
+
+def sample(per_label: int, seed: int) -> pd.DataFrame:
+    frame = pd.read_json(DATA, lines=True)
+    frame = frame[frame["split"] == "dev"]
+    parts = [
+        group.sample(min(per_label, len(group)), random_state=seed)
+        for _, group in frame.groupby("label")
+    ]
+    return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def score_units(clf: StanceClassifier, claims: list[str], bodies: list[str]) -> tuple:
+    """Every sentence and window of every body, scored once (all aggregations reuse them)."""
+    started = time.perf_counter()
+    plans = [
+        plan_document(c, b, clf.tokenizer, clf.max_length)
+        for c, b in zip(claims, bodies, strict=True)
+    ]
+    every_unit = Aggregation("max", "all")
+    unit_probs, _ = score_plans(
+        plans, clf.predict_proba_with_truncation, clf.labels, every_unit, evidence_per_label=0
+    )
+    return plans, unit_probs, time.perf_counter() - started
+
+
+def quality(
+    clf: StanceClassifier, data: pd.DataFrame, cache: Path | None = None
+) -> tuple[list[tuple], dict]:
+    claims, bodies, gold = list(data["claim"]), list(data["response"]), list(data["label"])
+    rows = []
+    started = time.perf_counter()
+    plain, cut = clf.predict_proba_with_truncation(claims, bodies)
+    plain_s = time.perf_counter() - started
+    pred = [clf.labels[i] for i in plain.argmax(axis=1)]
+    rows.append(("plain pair (body truncated)", macro_f1(gold, pred), accuracy(gold, pred)))
+    if cache and cache.is_file():
+        plans, unit_probs, doc_s = pickle.loads(cache.read_bytes())
+    else:
+        plans, unit_probs, doc_s = score_units(clf, claims, bodies)
+        if cache:
+            cache.write_bytes(pickle.dumps((plans, unit_probs, doc_s)))
+    for name, agg in AGGREGATIONS.items():
+        pred = [
+            aggregate(p, u, clf.labels, agg).label for p, u in zip(plans, unit_probs, strict=True)
+        ]
+        rows.append((f"documents: {name}", macro_f1(gold, pred), accuracy(gold, pred)))
+    info = {
+        "n": len(data),
+        "truncated_plain": int(cut.sum()),
+        "plain_s": plain_s,
+        "doc_s": doc_s,
+        "units": sum(len(p.units) for p in plans),
+        "sentences": sum(p.n_sentences for p in plans),
+        "windows": sum(len(p.window_units) for p in plans),
+        "counts": data["label"].value_counts().to_dict(),
+    }
+    return rows, info
+
+
+def planted_sentence(headline: str) -> str:
+    """A quoted denial of ``headline``.
+
+    >>> planted_sentence("Man bites dog.")
+    '"No, it is not true that man bites dog," a spokesman said.'
+    """
+    text = headline.strip().rstrip(".!?")
+    return f'"No, it is not true that {text[:1].lower()}{text[1:]}," a spokesman said.'
+
+
+def planted(
+    clf: StanceClassifier, data: pd.DataFrame, n: int, cache: Path | None = None
+) -> dict[str, float]:
+    """Share of neutral bodies with one planted quoted denial (mid-body) that each
+    aggregation labels denial with the planted sentence as the top denial evidence."""
+    rows = data[data["label"] == "neutral"].head(n)
+    claims, docs, plants = [], [], []
+    for claim, body in zip(rows["claim"], rows["response"], strict=True):
+        spans = split_sentences(body)
+        cut = spans[len(spans) // 2].end
+        plant = planted_sentence(claim)
+        claims.append(claim)
+        docs.append(body[:cut] + " " + plant + body[cut:])
+        plants.append(plant)
+    cache = cache.with_suffix(".planted.pkl") if cache else None
+    if cache and cache.is_file():
+        plans, unit_probs, _ = pickle.loads(cache.read_bytes())
+    else:
+        plans, unit_probs, seconds = score_units(clf, claims, docs)
+        if cache:
+            cache.write_bytes(pickle.dumps((plans, unit_probs, seconds)))
+    found = {}
+    for name, agg in AGGREGATIONS.items():
+        hits = 0
+        for plan, probs, plant in zip(plans, unit_probs, plants, strict=True):
+            result = aggregate(plan, probs, clf.labels, agg)
+            hits += result.label == "denial" and result.top("denial").text == plant
+        found[name] = hits / len(plans)
+    return found
+
+
+def speed(clf: StanceClassifier, data: pd.DataFrame, n_docs: int, repeats: int = 3) -> dict:
+    frame = pd.read_json(DATA, lines=True)
+    frame = frame[(frame["split"] == "dev")]
+    long = frame[frame["response"].str.split().str.len() >= 500].drop_duplicates("response")
+    long = long.sample(min(n_docs, len(long)), random_state=1)
+    claims = list(long["claim"])
+    docs = [" ".join(body.split()[:500]) for body in long["response"]]
+    sentence_claims, sentences = [], []
+    for claim, doc in zip(claims, docs, strict=True):
+        for s in split_sentences(doc):
+            sentence_claims.append(claim)
+            sentences.append(s.text)
+    pairs = list(zip(claims, docs, strict=True))
+    jobs = {
+        **{
+            preset: lambda preset=preset: clf.predict_documents(pairs, aggregation=preset)
+            for preset in dict.fromkeys((DEFAULT_AGGREGATION, "max-sentences", "max-windows"))
+        },
+        "sentences": lambda: clf.predict_proba_with_truncation(sentence_claims, sentences),
+        "plain": lambda: clf.predict_proba_with_truncation(claims, docs),
+    }
+    clf.predict_documents(pairs[:1])  # warm up
+    best = dict.fromkeys(jobs, float("inf"))
+    for _ in range(repeats):  # interleaved, best of N: the CPU is shared
+        for name, job in jobs.items():
+            started = time.perf_counter()
+            job()
+            best[name] = min(best[name], time.perf_counter() - started)
+    doc_s = {k: v for k, v in best.items() if k not in ("sentences", "plain")}
+    sent_s, plain_s = best["sentences"], best["plain"]
+    return {
+        "docs": len(docs),
+        "doc_s": doc_s,
+        "sent_s": sent_s,
+        "plain_s": plain_s,
+        "sentences": len(sentences),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per-label", type=int, default=100)
+    parser.add_argument("--speed-docs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default=str(REPO / "eval/results/documents.md"))
+    parser.add_argument("--cache", type=Path, help="reuse/store the unit scores (a pickle)")
+    parser.add_argument("--planted", type=int, default=100, help="bodies for the plant test")
+    parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    args = parser.parse_args()
+    if not DATA.is_file():
+        raise SystemExit(f"FNC-1 data not found at {DATA}")
+    clf = StanceClassifier.load()
+    data = sample(args.per_label, args.seed)
+    rows, info = quality(clf, data, args.cache)
+    found = planted(clf, data, args.planted, args.cache)
+    sp = None if args.no_speed else speed(clf, data, args.speed_docs)
+    rows_sorted = [rows[0], *sorted(rows[1:], key=lambda r: -r[1])]
+    lines = [
+        "# Whole documents: FNC-1 dev, default model",
+        "",
+        f"`python eval/bench_documents.py --per-label {args.per_label} --speed-docs "
+        f"{args.speed_docs} --seed {args.seed}` ({dt.date.today().isoformat()}, "
+        f"{clf.compute_dtype}, max_length {clf.max_length}, CPU shared with other jobs).",
+        "",
+        f"Sample: {info['n']} (headline, body) pairs from FNC-1 dev, balanced by label "
+        f"{info['counts']} (denial = every `disagree` pair in dev when fewer than asked). "
+        f"Plain pair scoring truncated {info['truncated_plain']} of {info['n']} bodies. "
+        f"Document mode scored {info['units']} units ({info['sentences']} sentences, "
+        f"{info['windows']} windows).",
+        "",
+        f"Planted denial: {args.planted} neutral bodies of the sample with one quoted denial "
+        'of the headline inserted mid-body (`"No, it is not true that <headline>," a '
+        "spokesman said.`); the column gives the share labelled denial with that sentence "
+        "as the top denial evidence.",
+        "",
+        "Presets of `stance.documents`: `max` (default) = max all, windows t=0.5, sentences "
+        "t=0.8; `max-sentences` = max sentences t=0.5; `max-windows` = max windows t=0.5; "
+        "`mean` = mean windows.",
+        "",
+        "| method | macro-F1 | accuracy | planted denial found |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {name} | {f1:.3f} | {acc:.3f} | "
+            + (f"{found[name[11:]]:.2f} |" if name.startswith("documents: ") else "- |")
+            for name, f1, acc in rows_sorted
+        ),
+        "",
+    ]
+    if sp is not None:
+        lines += speed_lines(sp)
+    text = "\n".join(lines)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(text)
+    print(text)
+
+
+def speed_lines(sp: dict) -> list[str]:
+    return [
+        "## Speed (500-word documents)",
+        "",
+        f"{sp['docs']} FNC-1 dev bodies cut to their first 500 words ({sp['sentences']} "
+        "sentences), each against its headline; best of 3 interleaved runs:",
+        "",
+        "| what | seconds | documents/s |",
+        "|---|---:|---:|",
+        *(
+            f"| predict_documents, aggregation={name!r}, with evidence | {sec:.2f} | "
+            f"{sp['docs'] / sec:.1f} |"
+            for name, sec in sp["doc_s"].items()
+        ),
+        f"| the same documents' sentences as plain pairs | {sp['sent_s']:.2f} | "
+        f"{sp['docs'] / sp['sent_s']:.1f} |",
+        f"| plain pair, body truncated to max_length | {sp['plain_s']:.2f} | "
+        f"{sp['docs'] / sp['plain_s']:.1f} |",
+        "",
+        "Document mode (split, windows, score, aggregate, evidence) costs "
+        + ", ".join(f"{sec / sp['sent_s']:.2f}x ({name})" for name, sec in sp["doc_s"].items())
+        + " the time of scoring the sentences alone.",
+        "",
+    ]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,650 @@
+"""Stance of whole documents: sentences, windows, one batched pass, aggregation, evidence.
+
+A document (a news article, a long reply) is split into sentences with ``pysbd``
+(character offsets into the original text) and into overlapping windows of
+consecutive sentences that fit the model together with the claim. Every sentence and
+every window is scored against the claim in one batched call; the scores are then
+aggregated to one document label, and the best supporting and denying sentences are
+returned as evidence with their character offsets.
+
+Three steps, usable on their own: :func:`plan_document` (text and tokens only),
+:func:`score_plans` (the one model call, for many documents at once) and
+:func:`aggregate` (numpy only).
+
+>>> from stance import StanceClassifier
+>>> clf = StanceClassifier.load()  # doctest: +SKIP
+>>> result = clf.predict_document("The bridge is closed.", article)  # doctest: +SKIP
+>>> result.label, result.top("denial").text  # doctest: +SKIP
+('denial', 'A spokesman said: "No, it is open."')
+
+Aggregation (``Aggregation(method, units, threshold)`` or a preset name):
+
+- ``method="max"``: the document takes a non-neutral label when some unit (sentence or
+  window) gives that label a probability of at least ``threshold``; the strongest such
+  label wins, otherwise the document is neutral. One clear denial in a long neutral
+  report makes the document a denial. Probabilities: each non-neutral label scores its
+  maximum over units, the neutral labels share ``t (1 - m) / (1 - t)`` (``m`` the largest
+  non-neutral maximum, ``t`` the threshold, so neutral wins exactly when ``m < t``), and
+  the scores are normalised to sum to one.
+  ``sentence_threshold`` sets a separate threshold for single sentences (a sentence
+  that forms a window on its own, e.g. a one-sentence reply, counts as a window): each
+  unit's probabilities are first rescaled piecewise-linearly so that its own threshold
+  maps onto ``threshold``.
+- ``method="mean"``: the mean of the units' probability vectors; label = its argmax.
+- ``units``: which scored units enter: ``"sentences"``, ``"windows"`` or ``"all"``.
+
+Neutral labels are those named in :data:`NEUTRAL_LABELS` (``neutral``, ``discuss``,
+``unrelated``, ``comment``, ``query``, ``observing``, ``other``). A model with no neutral
+label is aggregated per label (``max``: each label's maximum over units, normalised;
+``mean``: the mean), and every label gets evidence.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stance.errors import ConfigError
+
+NEUTRAL_LABELS: frozenset[str] = frozenset(
+    {"neutral", "discuss", "unrelated", "comment", "query", "observing", "other"}
+)
+"""Labels that take no side; every other label is a stance a document can take."""
+
+MIN_BUDGET = 16
+"""Fewest response tokens a window gets, even next to a claim that nearly fills max_length."""
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of the document: ``document[start:end] == text``."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence that shows a label, its probability for it, and where it is.
+
+    ``document[start:end] == text``.
+    """
+
+    label: str
+    score: float
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class DocumentPrediction:
+    """The stance of one document towards a claim.
+
+    ``evidence`` holds the best sentences for each non-neutral label (for every label if
+    the model has no neutral one), best first within a label, in label order.
+    """
+
+    label: str
+    probabilities: dict[str, float]
+    evidence: tuple[Evidence, ...]
+    n_sentences: int
+    n_windows: int
+    truncated: int = 0
+
+    def top(self, label: str) -> Evidence | None:
+        """The best evidence sentence for ``label``, or ``None``.
+
+        >>> DocumentPrediction("neutral", {}, (), 0, 0).top("denial") is None
+        True
+        """
+        return next((e for e in self.evidence if e.label == label), None)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """How unit scores become a document label; see the module docstring.
+
+    >>> Aggregation("max", "all", 0.5).threshold
+    0.5
+    """
+
+    method: str = "max"
+    units: str = "all"
+    threshold: float = 0.5
+    sentence_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in ("max", "mean"):
+            raise ConfigError(f"aggregation method must be 'max' or 'mean', got {self.method!r}")
+        if self.units not in ("sentences", "windows", "all"):
+            raise ConfigError(
+                f"aggregation units must be 'sentences', 'windows' or 'all', got {self.units!r}"
+            )
+        for name in ("threshold", "sentence_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < float(value) < 1.0:
+                raise ConfigError(
+                    f"aggregation {name} must be between 0 and 1 (exclusive), got {value!r}"
+                )
+
+
+AGGREGATIONS: dict[str, Aggregation] = {
+    "max": Aggregation("max", "all", 0.5, sentence_threshold=0.8),
+    "max-sentences": Aggregation("max", "sentences", 0.5),
+    "max-windows": Aggregation("max", "windows", 0.5),
+    "mean": Aggregation("mean", "windows"),
+}
+"""Preset aggregations by name.
+
+- ``max`` (the default): a window at 0.5 or a single sentence at 0.8 decides.
+- ``max-sentences``: a sentence at 0.5 decides (finds the most planted denials).
+- ``max-windows``: a window at 0.5 decides (best on FNC-1, misses most single denials).
+- ``mean``: the mean over windows (dilutes a single denial; for comparison).
+"""
+
+DEFAULT_AGGREGATION = "max"
+"""Chosen by ``eval/bench_documents.py`` (``eval/results/documents.md``): the best FNC-1
+dev macro-F1 among the aggregations that find at least half of the denials planted in
+neutral bodies."""
+
+
+def resolve_aggregation(aggregation: str | Aggregation | None) -> Aggregation:
+    """A preset name (see :data:`AGGREGATIONS`) or an :class:`Aggregation` as it is.
+
+    >>> resolve_aggregation("mean").method
+    'mean'
+    """
+    if aggregation is None:
+        return AGGREGATIONS[DEFAULT_AGGREGATION]
+    if isinstance(aggregation, Aggregation):
+        return aggregation
+    if aggregation in AGGREGATIONS:
+        return AGGREGATIONS[aggregation]
+    from stance.errors import did_you_mean
+
+    raise ConfigError(
+        f"unknown aggregation {aggregation!r}; expected one of {sorted(AGGREGATIONS)} or an "
+        f"Aggregation(method, units, threshold).{did_you_mean(str(aggregation), AGGREGATIONS)}"
+    )
+
+
+# ---------------------------------------------------------------- sentences
+_segmenter_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def split_sentences(document: str) -> list[Span]:
+    """Sentences of ``document`` with offsets into it, whitespace stripped, in order.
+
+    Paragraphs (blank lines) always end a sentence; inside a paragraph ``pysbd`` splits.
+    Every non-whitespace character of the document lies in exactly one sentence: the
+    offsets pysbd reports are checked, and text it skipped becomes a sentence of its own.
+
+    >>> [(s.text, s.start, s.end) for s in split_sentences("No.  It is open.")]
+    [('No.', 0, 3), ('It is open.', 5, 16)]
+    """
+    spans: list[Span] = []
+    start = 0
+    for match in [*_PARAGRAPH_BREAK.finditer(document), None]:
+        end = match.start() if match else len(document)
+        if document[start:end].strip():
+            spans.extend(_split_paragraph(document, start, end))
+        start = match.end() if match else end
+    return spans
+
+
+def _split_paragraph(document: str, start: int, end: int) -> list[Span]:
+    paragraph = document[start:end]
+    with _segmenter_lock:
+        pieces = [(p.sent, p.start, p.end) for p in _segmenter().segment(paragraph)]
+    spans: list[Span] = []
+    cursor = 0  # everything before cursor (paragraph offsets) is assigned
+    for sent, piece_start, piece_end in pieces:
+        if paragraph[piece_start:piece_end] != sent:  # pysbd's span is off: find the text
+            found = paragraph.find(sent.strip(), cursor) if sent.strip() else -1
+            if found < 0:
+                continue  # its text stays unassigned and becomes a sentence below
+            piece_start, piece_end = found, found + len(sent.strip())
+        piece_start = max(piece_start, cursor)
+        if piece_end <= piece_start:
+            continue
+        if paragraph[cursor:piece_start].strip():  # text pysbd skipped
+            spans.append(_stripped(document, start + cursor, start + piece_start))
+        if paragraph[piece_start:piece_end].strip():
+            spans.append(_stripped(document, start + piece_start, start + piece_end))
+        cursor = piece_end
+    if paragraph[cursor:].strip():
+        spans.append(_stripped(document, start + cursor, end))
+    return spans
+
+
+def _stripped(document: str, start: int, end: int) -> Span:
+    text = document[start:end]
+    lead = len(text) - len(text.lstrip())
+    trail = len(text) - len(text.rstrip())
+    return Span(document[start + lead : end - trail], start + lead, end - trail)
+
+
+# ---------------------------------------------------------------- planning
+@dataclass(frozen=True)
+class DocumentPlan:
+    """What can be scored for one document: sentence units and window units.
+
+    ``units`` are distinct spans (sentences, or token-cut pieces of over-long ones,
+    first; then the windows that are not also a single sentence).
+    ``sentence_units``/``window_units`` index into ``units``; ``window_sentences[k]`` is
+    the range of sentence units window ``k`` covers.
+    """
+
+    claim: str
+    units: tuple[Span, ...]
+    sentence_units: tuple[int, ...]
+    window_units: tuple[int, ...]
+    window_sentences: tuple[tuple[int, int], ...]
+    n_sentences: int
+
+
+def plan_document(claim: str, document: str, tokenizer: Any, max_length: int) -> DocumentPlan:
+    """Split ``document`` into sentences and overlapping windows that fit with ``claim``.
+
+    A window is one or more consecutive sentences whose tokens fit ``max_length``
+    together with the claim and the special tokens; consecutive windows share one
+    sentence. A sentence longer than that budget is cut on token boundaries into pieces
+    that fit, and the pieces take its place.
+    """
+    sentences = split_sentences(document)
+    budget = max(
+        MIN_BUDGET,
+        max_length - _count_tokens(tokenizer, [claim])[0] - _special_tokens(tokenizer),
+    )
+    pieces: list[Span] = []
+    lengths: list[int] = []
+    for sentence, n_tokens in zip(
+        sentences, _count_tokens(tokenizer, [s.text for s in sentences]), strict=True
+    ):
+        if n_tokens <= budget:
+            pieces.append(sentence)
+            lengths.append(n_tokens)
+        else:
+            for piece, n in _cut_on_tokens(document, sentence, tokenizer, budget):
+                pieces.append(piece)
+                lengths.append(n)
+    ranges = build_windows(lengths, budget)
+    units = list(pieces)
+    window_units = []
+    for i, j in ranges:
+        if j - i == 1:
+            window_units.append(i)  # a one-sentence window is that sentence's unit
+        else:
+            start, end = pieces[i].start, pieces[j - 1].end
+            window_units.append(len(units))
+            units.append(Span(document[start:end], start, end))
+    return DocumentPlan(
+        claim=claim,
+        units=tuple(units),
+        sentence_units=tuple(range(len(pieces))),
+        window_units=tuple(window_units),
+        window_sentences=tuple(ranges),
+        n_sentences=len(sentences),
+    )
+
+
+def build_windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
+    """Greedy windows ``[i, j)`` over items of the given token lengths, sharing one item.
+
+    Every item is in a window; a window holds items summing to at most ``budget`` (an
+    item alone over budget gets a window of its own).
+
+    >>> build_windows([4, 4, 4, 4], budget=8)
+    [(0, 2), (1, 3), (2, 4)]
+    >>> build_windows([3, 3], budget=10)
+    [(0, 2)]
+    """
+    windows: list[tuple[int, int]] = []
+    n, i = len(lengths), 0
+    while i < n:
+        j, total = i + 1, lengths[i]
+        while j < n and total + lengths[j] <= budget:
+            total += lengths[j]
+            j += 1
+        windows.append((i, j))
+        if j >= n:
+            break
+        i = j - 1 if j - 1 > i else j
+    return windows
+
+
+def _special_tokens(tokenizer: Any) -> int:
+    try:
+        return int(tokenizer.num_special_tokens_to_add(pair=True))
+    except Exception:  # pragma: no cover - exotic tokenizers
+        return 4
+
+
+_backend_lock = threading.Lock()
+_backends: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _backend(tokenizer: Any) -> Any:
+    """A private copy of the fast tokenizer's backend, no truncation or padding, or None.
+
+    A copy: calling the shared HF tokenizer reconfigures it, which is not thread-safe.
+    """
+    with _backend_lock:
+        if tokenizer not in _backends:
+            backend = getattr(tokenizer, "backend_tokenizer", None)
+            copy = None
+            if backend is not None:
+                from tokenizers import Tokenizer
+
+                copy = Tokenizer.from_str(backend.to_str())
+                copy.no_truncation()
+                copy.no_padding()
+            _backends[tokenizer] = copy
+        return _backends[tokenizer]
+
+
+def _count_tokens(tokenizer: Any, texts: Sequence[str]) -> list[int]:
+    if not texts:
+        return []
+    backend = _backend(tokenizer)
+    if backend is not None:
+        return [len(e.ids) for e in backend.encode_batch(list(texts), add_special_tokens=False)]
+    with _backend_lock:
+        ids = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+    return [len(x) for x in ids]
+
+
+def _cut_on_tokens(
+    document: str, sentence: Span, tokenizer: Any, budget: int
+) -> list[tuple[Span, int]]:
+    """Cut an over-long sentence into pieces of at most ``budget`` tokens."""
+    backend = _backend(tokenizer)
+    if backend is not None:
+        offsets = backend.encode(sentence.text, add_special_tokens=False).offsets
+    else:
+        offsets = _word_offsets(sentence.text, tokenizer)  # slow tokenizers
+    offsets = [(a, b) for a, b in offsets if b > a] or [(0, len(sentence.text))]
+    pieces = []
+    for k in range(0, len(offsets), budget):
+        chunk = offsets[k : k + budget]
+        start, end = chunk[0][0], chunk[-1][1]
+        if k + budget < len(offsets):  # end where the next token starts: no text lost
+            end = offsets[k + budget][0]
+        if k == 0:
+            start = 0
+        piece = _stripped(document, sentence.start + start, sentence.start + end)
+        pieces.append((piece, len(chunk)))
+    return pieces
+
+
+def _word_offsets(text: str, tokenizer: Any) -> list[tuple[int, int]]:
+    offsets = []
+    with _backend_lock:
+        for match in re.finditer(r"\S+", text):
+            n = max(1, len(tokenizer.tokenize(match.group())))
+            offsets.extend([(match.start(), match.end())] * n)
+    return offsets
+
+
+# ---------------------------------------------------------------- scoring
+ProbaFn = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+def score_plans(
+    plans: Sequence[DocumentPlan],
+    proba_fn: ProbaFn,
+    labels: Sequence[str],
+    aggregation: str | Aggregation | None = None,
+    *,
+    evidence_per_label: int = 1,
+    on_batch: Any = None,
+) -> tuple[list[np.ndarray], list[int]]:
+    """Score what ``aggregation`` and the evidence need, batched over all ``plans``.
+
+    ``proba_fn(claims, texts, on_batch=...)`` is
+    :meth:`StanceClassifier.predict_proba_with_truncation` (or a fake in tests). The
+    units the aggregation reads go in ONE call for all documents, so they are sorted by
+    length and batched together. When it reads windows only, a second call scores the
+    sentences of each document's best window for each stance label, for the evidence.
+    Returns each plan's unit probabilities (``NaN`` rows for units not scored) and how
+    many of its scored units were truncated.
+    """
+    agg = resolve_aggregation(aggregation)
+    probabilities = [np.full((len(plan.units), len(labels)), np.nan) for plan in plans]
+    truncated = [0] * len(plans)
+    wanted = [_aggregated_rows(plan, agg.units) for plan in plans]
+    _fill(plans, wanted, probabilities, truncated, proba_fn, on_batch)
+    if evidence_per_label > 0:
+        columns = _stance_columns(labels)
+        wanted = [
+            _evidence_rows(plan, p, columns) for plan, p in zip(plans, probabilities, strict=True)
+        ]
+        _fill(plans, wanted, probabilities, truncated, proba_fn, on_batch)
+    return probabilities, truncated
+
+
+def _fill(
+    plans: Sequence[DocumentPlan],
+    wanted: list[list[int]],
+    probabilities: list[np.ndarray],
+    truncated: list[int],
+    proba_fn: ProbaFn,
+    on_batch: Any,
+) -> None:
+    claims = [plan.claim for plan, rows in zip(plans, wanted, strict=True) for _ in rows]
+    if not claims:
+        return
+    texts = [plan.units[r].text for plan, rows in zip(plans, wanted, strict=True) for r in rows]
+    probs, cut = proba_fn(claims, texts, on_batch=on_batch)
+    k = 0
+    for d, rows in enumerate(wanted):
+        n = len(rows)
+        probabilities[d][rows] = probs[k : k + n]
+        truncated[d] += int(np.asarray(cut[k : k + n]).sum())
+        k += n
+
+
+def _aggregated_rows(plan: DocumentPlan, units: str) -> list[int]:
+    if units == "sentences":
+        return list(plan.sentence_units)
+    if units == "windows":
+        return sorted(set(plan.window_units))
+    return list(range(len(plan.units)))
+
+
+def _stance_columns(labels: Sequence[str]) -> list[int]:
+    stance = [j for j, label in enumerate(labels) if label not in NEUTRAL_LABELS]
+    return stance or list(range(len(labels)))
+
+
+def _evidence_rows(plan: DocumentPlan, p: np.ndarray, columns: list[int]) -> list[int]:
+    """Unscored sentence units of the best-scoring window for each stance column."""
+    sentence_rows = np.asarray(plan.sentence_units, dtype=int)
+    if not len(sentence_rows) or not np.isnan(p[sentence_rows, 0]).any():
+        return []
+    window_rows = np.asarray(plan.window_units, dtype=int)
+    rows: set[int] = set()
+    for j in columns:
+        best = int(np.nanargmax(p[window_rows, j]))
+        i, end = plan.window_sentences[best]
+        rows.update(r for r in range(i, end) if np.isnan(p[r, 0]))
+    return sorted(rows)
+
+
+# ---------------------------------------------------------------- aggregation
+def aggregate(
+    plan: DocumentPlan,
+    unit_probabilities: np.ndarray,
+    labels: Sequence[str],
+    aggregation: str | Aggregation | None = None,
+    *,
+    evidence_per_label: int = 1,
+    truncated: int = 0,
+) -> DocumentPrediction:
+    """Turn unit probabilities (rows in ``plan.units`` order; ``NaN`` = not scored) into a
+    :class:`DocumentPrediction`. Evidence comes from the scored sentence units."""
+    agg = resolve_aggregation(aggregation)
+    labels = tuple(labels)
+    p = np.asarray(unit_probabilities, dtype=np.float64)
+    chosen = p[_aggregated_rows(plan, agg.units)]
+    if np.isnan(chosen).any():
+        raise ValueError(f"aggregation {agg} needs units that were not scored")
+    stance = [j for j, label in enumerate(labels) if label not in NEUTRAL_LABELS]
+    neutral = [j for j, label in enumerate(labels) if label in NEUTRAL_LABELS]
+    if agg.method == "mean" or not stance:
+        scores = chosen.mean(axis=0)
+    elif not neutral:
+        scores = chosen.max(axis=0)
+    else:
+        scores = np.zeros(len(labels))
+        t = float(agg.threshold)
+        rows = np.asarray(_aggregated_rows(plan, agg.units))
+        # a sentence that is a whole window on its own is judged as a window
+        is_sentence = ~np.isin(rows, plan.window_units)
+        unit_t = np.where(is_sentence, agg.sentence_threshold or t, t)[:, None]
+        scores[stance] = _rescale(chosen[:, stance], unit_t, t).max(axis=0)
+        strongest = float(scores[stance].max())
+        neutral_mass = t * (1.0 - strongest) / (1.0 - t)
+        share = chosen[:, neutral].mean(axis=0)
+        share = share / share.sum() if share.sum() > 0 else np.full(len(neutral), 1 / len(neutral))
+        scores[neutral] = neutral_mass * share
+    total = scores.sum()
+    scores = scores / total if total > 0 else np.full(len(labels), 1 / len(labels))
+    label = labels[int(scores.argmax())]
+    return DocumentPrediction(
+        label=label,
+        probabilities={lab: float(s) for lab, s in zip(labels, scores, strict=True)},
+        evidence=_evidence(plan, p, labels, _stance_columns(labels), evidence_per_label),
+        n_sentences=plan.n_sentences,
+        n_windows=len(plan.window_units),
+        truncated=truncated,
+    )
+
+
+def _rescale(p: np.ndarray, unit_t: np.ndarray, t: float) -> np.ndarray:
+    """Map each unit's probabilities piecewise-linearly so that its own threshold lands on ``t``.
+
+    >>> _rescale(np.array([[0.8]]), np.array([[0.8]]), 0.5).tolist()
+    [[0.5]]
+    """
+    below = p * t / unit_t
+    above = t + (p - unit_t) * (1.0 - t) / (1.0 - unit_t)
+    return np.where(p <= unit_t, below, above)
+
+
+def _evidence(
+    plan: DocumentPlan, p: np.ndarray, labels: Sequence[str], columns: list[int], k: int
+) -> tuple[Evidence, ...]:
+    out = []
+    sentence_rows = np.asarray(plan.sentence_units, dtype=int)
+    sentence_rows = sentence_rows[~np.isnan(p[sentence_rows, 0])] if len(sentence_rows) else []
+    for j in columns if k > 0 else []:
+        order = sentence_rows[np.argsort(-p[sentence_rows, j], kind="stable")][:k]
+        for row in order:
+            unit = plan.units[row]
+            out.append(Evidence(labels[j], float(p[row, j]), unit.text, unit.start, unit.end))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- the whole thing
+def predict_documents(
+    clf: Any,
+    claims: Sequence[str],
+    documents: Sequence[str],
+    aggregation: str | Aggregation | None = None,
+    *,
+    evidence_per_label: int = 1,
+    on_batch: Any = None,
+) -> list[DocumentPrediction]:
+    """Document predictions for validated (claim, document) texts, batched over all of them.
+
+    ``clf`` is a :class:`stance.StanceClassifier`.
+    """
+    agg = resolve_aggregation(aggregation)
+    plans = [
+        plan_document(claim, document, clf.tokenizer, clf.max_length)
+        for claim, document in zip(claims, documents, strict=True)
+    ]
+    probabilities, truncated = score_plans(
+        plans,
+        clf.predict_proba_with_truncation,
+        clf.labels,
+        agg,
+        evidence_per_label=evidence_per_label,
+        on_batch=on_batch,
+    )
+    return [
+        aggregate(plan, probs, clf.labels, agg, evidence_per_label=evidence_per_label, truncated=n)
+        for plan, probs, n in zip(plans, probabilities, truncated, strict=True)
+    ]
+
+
+def evidence_columns(labels: Sequence[str], prefix: str = "") -> list[str]:
+    """Columns ``stance score --documents`` adds after the usual ones.
+
+    >>> evidence_columns(("support", "denial", "neutral"))[:4]
+    ['evidence_support', 'evidence_support_score', 'evidence_support_start', 'evidence_support_end']
+    """
+    stance = [label for label in labels if label not in NEUTRAL_LABELS] or list(labels)
+    return [
+        f"{prefix}evidence_{label}{suffix}"
+        for label in stance
+        for suffix in ("", "_score", "_start", "_end")
+    ]
+
+
+def add_document_scores(
+    clf: Any,
+    claims: Sequence[Any],
+    documents: Sequence[Any],
+    valid: Sequence[int],
+    probabilities: np.ndarray,
+    evidence: dict[str, list[Any]],
+    prefix: str = "",
+    aggregation: str | Aggregation | None = None,
+) -> int:
+    """Document mode of ``stance score``: fill rows ``valid`` of ``probabilities``.
+
+    ``evidence`` receives one list per :func:`evidence_columns` column (``None`` in rows
+    that are not scored). Returns how many scored units were truncated.
+    """
+    n = len(probabilities)
+    columns = evidence_columns(clf.labels, prefix)
+    for column in columns:
+        evidence[column] = [None] * n
+    if not len(valid):
+        return 0
+    results = predict_documents(
+        clf, [claims[i] for i in valid], [documents[i] for i in valid], aggregation
+    )
+    stance = [label for label in clf.labels if label not in NEUTRAL_LABELS] or list(clf.labels)
+    for i, result in zip(valid, results, strict=True):
+        probabilities[i] = [result.probabilities[label] for label in clf.labels]
+        for label in stance:
+            best = result.top(label)
+            if best is None:
+                continue
+            base = f"{prefix}evidence_{label}"
+            evidence[base][i] = best.text
+            evidence[f"{base}_score"][i] = best.score
+            evidence[f"{base}_start"][i] = best.start
+            evidence[f"{base}_end"][i] = best.end
+    return sum(result.truncated for result in results)

@@ -1,0 +1,238 @@
+"""Batch scoring on Ray Data: ``stance score`` spread over a Ray cluster.
+
+:class:`StanceScorer` is a callable class for :meth:`ray.data.Dataset.map_batches`: each
+Ray actor loads the model once, then scores pandas or Arrow batches into the same
+columns ``stance score`` writes (``label``, one ``p_<label>`` per label, ``error``),
+computed by the same code (:func:`stance.scoring.score_frame`). :func:`score_dataset`
+wires it up. Ray is an optional extra (``pip install 'claimstance[ray]'``); this module
+imports Ray only inside :func:`score_dataset`, so :class:`StanceScorer` also works
+without it.
+
+>>> import ray  # doctest: +SKIP
+>>> from stance.integrations.ray import score_dataset  # doctest: +SKIP
+>>> ds = ray.data.read_parquet("pairs.parquet")  # doctest: +SKIP
+>>> score_dataset(ds, concurrency=2).write_parquet("scored/")  # doctest: +SKIP
+
+Ray Data does not keep row order unless
+``ray.data.DataContext.get_current().execution_options.preserve_order = True``; keep an
+id column to join the scores back.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from stance.errors import ConfigError
+from stance.scoring import check_columns, output_columns, score_frame
+
+if TYPE_CHECKING:
+    import ray.data
+
+    from stance.model import StanceClassifier
+
+__all__ = ["RayNotInstalledError", "StanceScorer", "score_dataset"]
+
+DEFAULT_ROWS_PER_CALL = 1024
+"""Rows handed to one :meth:`StanceScorer.__call__` by :func:`score_dataset`."""
+
+
+class RayNotInstalledError(ConfigError, ImportError):
+    """Ray Data is needed but not installed (a :class:`ConfigError`, exit code 2)."""
+
+
+class StanceScorer:
+    """Score batches of (claim, response) rows; a callable class for ``map_batches``.
+
+    The model is loaded once, in ``__init__`` (once per Ray actor). Calling the scorer
+    with a :class:`pandas.DataFrame` returns a DataFrame, with a :class:`pyarrow.Table`
+    a Table: the input columns followed by exactly the columns ``stance score`` adds.
+    A row whose claim or response is missing, empty or not text keeps an ``error`` and
+    no label, as in ``stance score``; a missing text column, or an input that already
+    has an output column, raises :class:`stance.InputDataError`.
+
+    Args:
+        model: model directory or hub id; ``None`` is the shipped default model.
+        claim_column, response_column: names of the text columns.
+        prefix: prefix for the added column names (``stance score --prefix``).
+        batch_size: pairs per forward pass (``stance score --batch-size``).
+        precision, max_length, device: as for :meth:`StanceClassifier.load`.
+
+    >>> scorer = StanceScorer("my-model", precision="fp32")  # doctest: +SKIP
+    >>> scorer(pd.DataFrame({"claim": ["Prices rose."], "response": ["No."]}))  # doctest: +SKIP
+              claim response   label  p_support  p_denial  p_neutral error
+    0  Prices rose.      No.  denial       0.02      0.95       0.03
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        claim_column: str = "claim",
+        response_column: str = "response",
+        prefix: str = "",
+        batch_size: int = 32,
+        precision: str = "auto",
+        max_length: int | None = None,
+        device: str | None = None,
+    ) -> None:
+        from stance.cli_common import quiet_transformers
+        from stance.model import StanceClassifier
+
+        quiet_transformers()
+        self.clf: StanceClassifier = StanceClassifier.load(
+            model, max_length=max_length, batch_size=batch_size, precision=precision, device=device
+        )
+        self.claim_column = claim_column
+        self.response_column = response_column
+        self.prefix = prefix
+        self.added = output_columns(self.clf.labels, prefix)
+        self.rows = 0
+        self.truncated = 0
+
+    def __call__(self, batch: Any) -> Any:
+        """Score one batch; returns the same type (pandas DataFrame or pyarrow Table)."""
+        arrow = not isinstance(batch, pd.DataFrame)
+        if arrow and not hasattr(batch, "to_pandas"):
+            raise ConfigError(
+                f"StanceScorer takes a pandas DataFrame or a pyarrow Table, got "
+                f"{type(batch).__name__}; pass batch_format='pandas' or 'pyarrow' to map_batches"
+            )
+        frame = batch.to_pandas() if arrow else batch
+        check_columns(
+            [str(c) for c in frame.columns],
+            self.claim_column,
+            self.response_column,
+            self.added,
+            "the batch",
+        )
+        texts = [self.claim_column, self.response_column]
+        scored, truncated = score_frame(
+            _plain_missing(frame, texts),
+            self.clf,
+            self.claim_column,
+            self.response_column,
+            self.prefix,
+        )
+        for column in dict.fromkeys(texts):
+            scored[column] = frame[column]  # the input columns come back untouched
+        self.rows += len(scored)
+        self.truncated += truncated
+        if truncated:
+            from stance.model import TruncationWarning
+
+            warnings.warn(
+                f"{truncated} of {len(scored)} pairs are longer than {self.clf.max_length} "
+                "tokens; their responses were cut (claims kept whole)",
+                TruncationWarning,
+                stacklevel=2,
+            )
+        if not arrow:
+            return scored
+        from stance.io import _arrow_table  # the conversion stance score uses for Parquet
+
+        return _arrow_table(scored)
+
+
+def _plain_missing(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with ``pd.NA`` in ``columns`` replaced by ``None``.
+
+    Ray's pandas batches hold missing text as ``pd.NA``; ``stance score`` reads it as
+    ``None``. Both must give the error "is missing".
+
+    >>> _plain_missing(pd.DataFrame({"claim": pd.array(["a", None], dtype="string")}), ["claim"])
+      claim
+    0     a
+    1  None
+    """
+    if not any(frame[c].dtype != object or frame[c].map(_is_na).any() for c in columns):
+        return frame
+    plain = frame.copy(deep=False)
+    for column in columns:
+        values = plain[column].astype(object)
+        plain[column] = values.where(~values.map(_is_na), None)
+    return plain
+
+
+def _is_na(value: Any) -> bool:
+    return value is pd.NA
+
+
+def score_dataset(
+    dataset: ray.data.Dataset,
+    model: str | os.PathLike[str] | None = None,
+    *,
+    concurrency: int = 1,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    rows_per_call: int = DEFAULT_ROWS_PER_CALL,
+    batch_format: str = "pandas",
+    claim_column: str = "claim",
+    response_column: str = "response",
+    prefix: str = "",
+    batch_size: int = 32,
+    precision: str = "auto",
+    max_length: int | None = None,
+) -> ray.data.Dataset:
+    """Add the ``stance score`` columns to a Ray dataset, with ``concurrency`` actors.
+
+    Each actor reserves ``num_cpus`` CPUs (and ``num_gpus`` GPUs) and loads the model
+    once. The result is lazy, like every Ray dataset: write it with
+    ``.write_parquet(folder)`` or consume it. Row order is kept only when Ray Data is
+    told to (``execution_options.preserve_order``).
+
+    >>> ds = ray.data.read_parquet("pairs.parquet")  # doctest: +SKIP
+    >>> scored = score_dataset(ds, concurrency=2)  # doctest: +SKIP
+    >>> scored.write_parquet("scored/")  # doctest: +SKIP
+    """
+    data = require_ray()
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ConfigError(f"concurrency must be a positive integer, got {concurrency!r}")
+    if not isinstance(rows_per_call, int) or isinstance(rows_per_call, bool) or rows_per_call < 1:
+        raise ConfigError(f"rows_per_call must be a positive integer, got {rows_per_call!r}")
+    if batch_format not in ("pandas", "pyarrow"):
+        raise ConfigError(f"batch_format must be 'pandas' or 'pyarrow', got {batch_format!r}")
+    schema = dataset.schema(fetch_if_missing=False)  # known without running, e.g. Parquet
+    if schema is not None:  # fail before any actor loads the model; p_* columns per batch
+        check_columns(
+            [str(name) for name in schema.names],
+            claim_column,
+            response_column,
+            [f"{prefix}label", f"{prefix}error"],
+            "the dataset",
+        )
+    return dataset.map_batches(
+        StanceScorer,
+        fn_constructor_args=(model,),
+        fn_constructor_kwargs={
+            "claim_column": claim_column,
+            "response_column": response_column,
+            "prefix": prefix,
+            "batch_size": batch_size,
+            "precision": precision,
+            "max_length": max_length,
+        },
+        compute=data.ActorPoolStrategy(size=concurrency),
+        batch_size=rows_per_call,
+        batch_format=batch_format,
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+    )
+
+
+def require_ray() -> Any:
+    """Import and return :mod:`ray.data`, or say how to install it.
+
+    Raises :class:`RayNotInstalledError` (an ``ImportError`` and a ``ConfigError``).
+    """
+    try:
+        import ray.data
+    except ImportError as exc:
+        raise RayNotInstalledError(
+            "scoring on Ray needs Ray Data, which is not installed "
+            f"({exc}); install it with: pip install 'claimstance[ray]'"
+        ) from exc
+    return ray.data

@@ -1,0 +1,154 @@
+"""Determinism and thread safety: same input, same labels, whatever the batching,
+the torch thread count, or how many threads share one classifier."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from stance import StanceClassifier
+from stance.inference import PairTokenizer
+
+WORDS = "the offensive has failed no it does not prices rose fell city minister denied".split()
+FP32_TOLERANCE = 1e-4  # documented in README.md, "Reliability"
+BF16_TOLERANCE = 0.05  # documented: measured max |dp| 0.03 on the default model
+
+
+def _pairs(n: int = 80, seed: int = 0) -> list[tuple[str, str]]:
+    rng = np.random.default_rng(seed)
+    return [
+        (
+            " ".join(rng.choice(WORDS, rng.integers(1, 10))),
+            " ".join(rng.choice(WORDS, rng.integers(1, 90))),  # some longer than max_length
+        )
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture()
+def torch_threads():
+    """Set torch's intra-op thread count for one test, restoring it afterwards."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
+def test_same_labels_and_probabilities_whatever_batch_size_and_threads(
+    tiny_model_dir, torch_threads
+):
+    pairs = _pairs()
+    reference = None
+    for threads in (1, 2):
+        torch_threads(threads)
+        for batch_size in (1, 7, 32):
+            clf = StanceClassifier.load(tiny_model_dir, precision="fp32", batch_size=batch_size)
+            with pytest.warns(UserWarning):  # some pairs are truncated
+                probabilities = clf.predict_proba(pairs)
+            if reference is None:
+                reference = probabilities
+                continue
+            np.testing.assert_allclose(probabilities, reference, atol=FP32_TOLERANCE, rtol=0)
+            assert (probabilities.argmax(1) == reference.argmax(1)).all(), (threads, batch_size)
+
+
+@pytest.mark.filterwarnings("ignore:.*longer than max_length")
+def test_repeated_calls_are_bitwise_identical(tiny_clf):
+    pairs = _pairs(30, seed=1)
+    first = tiny_clf.predict_proba(pairs)
+    assert np.array_equal(first, tiny_clf.predict_proba(pairs))
+
+
+def test_bf16_stays_within_the_documented_tolerance(tiny_model_dir):
+    """bf16 forward passes (emulated where the CPU lacks them) against fp32.
+
+    On the default model and 1,000 real pairs bf16 moved probabilities by at most 0.03
+    (99th percentile 0.012) and kept 99.7% of labels; the tiny random test model is
+    checked against the same documented bound.
+    """
+    pairs = _pairs(40, seed=2)
+    fp32 = StanceClassifier.load(tiny_model_dir, precision="fp32")
+    bf16 = StanceClassifier.load(tiny_model_dir, precision="fp32")
+    model = copy.deepcopy(bf16.model).to(torch.bfloat16).eval()
+    bf16._runtime = (model, PairTokenizer(bf16.tokenizer, bf16.max_length))
+    with pytest.warns(UserWarning):
+        expected, got = fp32.predict_proba(pairs), bf16.predict_proba(pairs)
+    assert bf16.compute_dtype == torch.bfloat16
+    np.testing.assert_allclose(got, expected, atol=BF16_TOLERANCE, rtol=0)
+
+
+# ----------------------------------------------------------------------- threads
+
+
+@pytest.mark.filterwarnings("ignore:.*longer than max_length")
+def test_threads_sharing_one_classifier_match_serial_use(tiny_model_dir):
+    pairs = _pairs(120, seed=3)
+    serial = StanceClassifier.load(tiny_model_dir, precision="fp32", batch_size=8)
+    chunks = [pairs[i : i + 15] for i in range(0, len(pairs), 15)]
+    expected = [serial.predict_proba(chunk) for chunk in chunks]
+
+    shared = StanceClassifier.load(tiny_model_dir, precision="fp32", batch_size=8)
+    start = threading.Barrier(8)
+
+    def work(offset: int) -> dict[int, np.ndarray]:
+        start.wait()  # all threads hit the lazy runtime build at once
+        got = {}
+        for k in range(2 * len(chunks)):  # every thread scores everything, twice
+            i = (k + offset) % len(chunks)
+            got[i] = shared.predict_proba(chunks[i])
+        return got
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(work, range(8)))
+    for outcome in outcomes:
+        for i, want in enumerate(expected):
+            np.testing.assert_allclose(outcome[i], want, atol=1e-6, rtol=0)
+
+
+def test_lazy_runtime_is_built_once_under_concurrent_first_use(tiny_model_dir, monkeypatch):
+    clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
+    real_build, builds = clf._build_runtime, []
+
+    def slow_build():
+        builds.append(threading.get_ident())
+        time.sleep(0.05)  # widen the window in which a second thread could start a build
+        return real_build()
+
+    monkeypatch.setattr(clf, "_build_runtime", slow_build)
+    start = threading.Barrier(6)
+
+    def first_use(_):
+        start.wait()
+        return clf._get_runtime()
+
+    with ThreadPoolExecutor(6) as pool:
+        runtimes = list(pool.map(first_use, range(6)))
+    assert len(builds) == 1
+    assert all(runtime is runtimes[0] for runtime in runtimes)
+
+
+def test_pair_tokenizer_is_thread_safe(tiny_clf):
+    """The fast tokenizer's settings are fixed once: concurrent encodes equal serial ones."""
+    pair_tokenizer = tiny_clf._get_runtime()[1]
+    batches = [_pairs(50, seed=s) for s in range(16)]
+    expected = [pair_tokenizer.encode(*zip(*batch, strict=True)) for batch in batches]
+    start = threading.Barrier(8)
+
+    def work(index: int):
+        start.wait()
+        return [pair_tokenizer.encode(*zip(*batches[i], strict=True)) for i in range(16)]
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(work, range(8)))
+    for outcome in outcomes:
+        for got, want in zip(outcome, expected, strict=True):
+            assert got.input_ids == want.input_ids
+            assert got.token_type_ids == want.token_type_ids
+            assert np.array_equal(got.truncated, want.truncated)
+    # The tokenizer the user passed in was never reconfigured (truncation, padding).
+    assert tiny_clf.tokenizer.backend_tokenizer.truncation is None

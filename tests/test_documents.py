@@ -1,0 +1,387 @@
+"""Whole documents: sentence offsets, windows, aggregation, evidence, `stance score --documents`."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stance import InputDataError
+from stance.cli import main
+from stance.documents import (
+    AGGREGATIONS,
+    DEFAULT_AGGREGATION,
+    Aggregation,
+    build_windows,
+    evidence_columns,
+    plan_document,
+    split_sentences,
+)
+from stance.errors import ConfigError
+from stance.inference import PairTokenizer
+
+BACKGROUND = [
+    "the city is open.",
+    "the river rose after the storm.",
+    "the school is open.",
+    "police said the report is ongoing.",
+    "the government said prices rose.",
+    "the cat sat on the mat.",
+    "the dog sat.",
+    "the election is ongoing.",
+]
+PLANTED = "the minister denied it, no, it does not."
+
+
+def long_document(n_background: int = 40, planted_at: int = 27) -> str:
+    sentences = [BACKGROUND[i % len(BACKGROUND)].capitalize() for i in range(n_background)]
+    sentences.insert(planted_at, PLANTED.capitalize())
+    text, out = "", []
+    for k, sentence in enumerate(sentences):
+        out.append(sentence)
+        out.append("\n\n" if k % 5 == 4 else " ")
+    text = "".join(out).strip()
+    return text
+
+
+def fake_proba(marker: str = "denied", labels=("support", "denial", "neutral")):
+    """A scorer that gives high denial to any text holding ``marker``; records its calls."""
+    calls: list[list[str]] = []
+    denial, neutral = labels.index("denial"), labels.index("neutral")
+
+    def proba(claims, texts, on_batch=None):
+        calls.append(list(texts))
+        p = np.full((len(texts), len(labels)), 0.05)
+        for i, text in enumerate(texts):
+            if marker in text.lower():
+                p[i, denial] = 0.9
+            else:
+                p[i, neutral] = 0.9
+        p = p / p.sum(axis=1, keepdims=True)
+        return p, np.zeros(len(texts), dtype=bool)
+
+    proba.calls = calls
+    return proba
+
+
+def check_spans(document: str) -> list:
+    spans = split_sentences(document)
+    for span in spans:
+        assert document[span.start : span.end] == span.text
+        assert span.text == span.text.strip() and span.text
+    starts = [s.start for s in spans]
+    assert starts == sorted(starts)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    # every non-whitespace character is in a sentence
+    covered = "".join(s.text for s in spans)
+    assert re.sub(r"\s", "", covered) == re.sub(r"\s", "", document)
+    return spans
+
+
+# ---------------------------------------------------------------- sentences
+def test_offsets_point_at_the_sentence_text():
+    document = 'The bridge is closed.  A spokesman said: "No, it is not."\n\nTraffic was normal.'
+    spans = check_spans(document)
+    assert [s.text for s in spans] == [
+        "The bridge is closed.",
+        'A spokesman said: "No, it is not."',
+        "Traffic was normal.",
+    ]
+    assert document[spans[1].start : spans[1].end] == 'A spokesman said: "No, it is not."'
+
+
+def test_offsets_with_unicode_newlines_and_repeated_sentences():
+    document = (
+        "Ünïcödé façade — naïve café.\nYes. Yes.  Yes.\r\n\r\n  Ελληνικά είναι εδώ. 日本語の文。 "
+        "Emoji 🎉 party. Yes.\n\n\n   \n"
+    )
+    spans = check_spans(document)
+    yes = [s for s in spans if s.text == "Yes."]
+    assert len(yes) == 4 and len({s.start for s in yes}) == 4
+    assert any("🎉" in s.text for s in spans)
+
+
+def test_paragraphs_without_full_stop_are_their_own_sentence():
+    spans = check_spans("Breaking news\n\nThe minister denied it. More later")
+    assert [s.text for s in spans] == ["Breaking news", "The minister denied it.", "More later"]
+
+
+def test_text_the_splitter_skips_or_misplaces_is_kept(monkeypatch):
+    from pysbd.utils import TextSpan
+
+    import stance.documents as documents
+
+    class Broken:  # wrong offsets for the second sentence, drops the third
+        def segment(self, text):
+            return [TextSpan("First one. ", 0, 11), TextSpan("Second one here. ", 3, 20)]
+
+    monkeypatch.setattr(documents, "_segmenter", lambda: Broken())
+    spans = check_spans("First one. Second one here. Third one.")
+    assert [s.text for s in spans] == ["First one.", "Second one here.", "Third one."]
+
+    class Overlapping:  # spans that overlap and cut words: text is still kept, once
+        def segment(self, text):
+            return [TextSpan(text[0:10], 0, 10), TextSpan(text[5:12], 5, 12)]
+
+    monkeypatch.setattr(documents, "_segmenter", lambda: Overlapping())
+    check_spans("First one. Second one here. Third one.")
+
+
+def test_empty_and_whitespace_documents_have_no_sentences():
+    assert split_sentences("") == [] and split_sentences(" \n\n\t ") == []
+
+
+# ---------------------------------------------------------------- windows
+def test_build_windows_cover_everything_overlap_by_one_and_fit():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        lengths = list(rng.integers(1, 30, rng.integers(1, 40)))
+        budget = int(rng.integers(10, 80))
+        windows = build_windows(lengths, budget)
+        assert windows[0][0] == 0 and windows[-1][1] == len(lengths)
+        for (i, j), (k, _) in zip(windows, windows[1:], strict=False):
+            assert k in (j - 1, j) and (k == j) == (j - i == 1)
+        for i, j in windows:
+            assert j - i == 1 or sum(lengths[i:j]) <= budget
+
+
+def test_windows_fit_max_length_with_the_claim(tiny_clf):
+    claim = "the kharkiv offensive has failed"
+    document = long_document()
+    plan = plan_document(claim, document, tiny_clf.tokenizer, tiny_clf.max_length)
+    assert len(plan.window_units) > 1
+    encoded = PairTokenizer(tiny_clf.tokenizer, tiny_clf.max_length).encode(
+        [claim] * len(plan.units), [u.text for u in plan.units]
+    )
+    assert not encoded.truncated.any()
+    for unit in plan.units:
+        assert document[unit.start : unit.end] == unit.text
+    # windows share one sentence with the next
+    for (_i, j), (k, _) in zip(plan.window_sentences, plan.window_sentences[1:], strict=False):
+        assert k == j - 1
+
+
+def test_a_sentence_longer_than_the_budget_is_cut_not_dropped(tiny_clf):
+    words = ("the offensive has failed and the city is open " * 40).split()
+    document = "Short one. " + " ".join(words) + ". Last one."
+    claim = "the offensive has failed"
+    plan = plan_document(claim, document, tiny_clf.tokenizer, tiny_clf.max_length)
+    pieces = [plan.units[i] for i in plan.sentence_units]
+    assert len(pieces) > 3 and plan.n_sentences == 3
+    assert re.sub(r"\s", "", "".join(p.text for p in pieces)) == re.sub(r"\s", "", document)
+    encoded = PairTokenizer(tiny_clf.tokenizer, tiny_clf.max_length).encode(
+        [claim] * len(plan.units), [u.text for u in plan.units]
+    )
+    assert not encoded.truncated.any()
+
+
+# ---------------------------------------------------------------- aggregation
+def test_planted_denial_is_found_in_a_long_neutral_document(tiny_clf, monkeypatch):
+    fake = fake_proba()
+    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    document = long_document()
+    result = tiny_clf.predict_document("the offensive has failed", document)
+    assert result.label == "denial"
+    assert result.probabilities["denial"] == max(result.probabilities.values())
+    assert abs(sum(result.probabilities.values()) - 1) < 1e-9
+    top = result.top("denial")
+    assert top.text == PLANTED.capitalize()
+    assert document[top.start : top.end] == top.text and top.score > 0.8
+    assert result.top("support") is not None and result.n_sentences == 41
+    # mean aggregation dilutes the one denial: the test can tell them apart
+    assert tiny_clf.predict_document("x", document, aggregation="mean").label == "neutral"
+    for name in AGGREGATIONS:
+        if name != "mean":
+            assert tiny_clf.predict_document("x", document, aggregation=name).label == "denial"
+
+
+def test_sentence_threshold_and_probabilities_follow_the_rule():
+    from stance.documents import DocumentPlan, Span, aggregate
+
+    units = (Span("a.", 0, 2), Span("b.", 3, 5), Span("a. b.", 0, 5))
+    plan = DocumentPlan("c", units, (0, 1), (2,), ((0, 2),), 2)
+    labels = ("support", "denial", "neutral")
+    p = np.array([[0.1, 0.7, 0.2], [0.1, 0.1, 0.8], [0.2, 0.3, 0.5]])
+    default = aggregate(plan, p, labels)  # a sentence needs 0.8, a window 0.5
+    assert default.label == "neutral"
+    assert aggregate(plan, p, labels, "max-sentences").label == "denial"
+    assert aggregate(plan, p, labels, Aggregation("max", "all", 0.5, 0.65)).label == "denial"
+    window = aggregate(plan, p, labels, "max-windows")
+    assert window.label == "neutral"
+    assert window.probabilities["neutral"] == pytest.approx(0.7 / 1.2)  # (1 - 0.3), normalised
+    assert default.evidence[1].text == "a." and default.evidence[1].score == 0.7
+    with pytest.raises(ValueError, match="not scored"):
+        aggregate(plan, np.where(np.arange(3)[:, None] == 2, np.nan, p), labels, "max-windows")
+
+
+def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
+    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
+    result = tiny_clf.predict_document("the offensive has failed", long_document(planted_at=0)[40:])
+    assert "denied" not in long_document(planted_at=0)[40:].lower()
+    assert result.label == "neutral"
+
+
+def test_all_documents_are_scored_in_one_batched_call(tiny_clf, monkeypatch):
+    fake = fake_proba()
+    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    pairs = [("claim one", long_document()), ("claim two", "No, it does not."), ("c", "Yes.")]
+    results = tiny_clf.predict_documents(pairs)
+    assert [r.label for r in results] == ["denial", "neutral", "neutral"]
+    first = fake.calls[0]
+    assert "Yes." in first and "No, it does not." in first  # every document in call one
+    assert len(fake.calls) <= 2  # plus at most one call for evidence sentences
+
+
+def test_short_response_gives_the_pair_probabilities(tiny_clf):
+    result = tiny_clf.predict_document("the offensive has failed", "no it does not")
+    pair = tiny_clf.predict_proba([("the offensive has failed", "no it does not")])[0]
+    assert result.n_sentences == 1 and result.n_windows == 1
+    mean = tiny_clf.predict_document(
+        "the offensive has failed", "no it does not", aggregation="mean"
+    )
+    assert np.allclose([mean.probabilities[label] for label in tiny_clf.labels], pair)
+    assert result.top("denial").score == pytest.approx(pair[1])
+
+
+def test_other_label_sets(tiny_fnc_model_dir, tmp_path):
+    from stance import StanceClassifier
+    from tests.conftest import build_tiny_model_dir
+
+    fnc = StanceClassifier.load(tiny_fnc_model_dir, precision="fp32")
+    result = fnc.predict_document("the offensive has failed", long_document())
+    assert {e.label for e in result.evidence} == {"agree", "disagree"}
+    assert set(result.probabilities) == set(fnc.labels)
+    two = StanceClassifier.load(build_tiny_model_dir(tmp_path / "pc", labels=("pro", "con")))
+    result = two.predict_document("the offensive has failed", long_document())
+    assert {e.label for e in result.evidence} == {"pro", "con"}
+    assert abs(sum(result.probabilities.values()) - 1) < 1e-9
+    assert evidence_columns(("pro", "con"))[0] == "evidence_pro"
+
+
+@pytest.mark.parametrize("document", ["", "   ", "\n\n\t"])
+def test_empty_document_is_an_input_error(tiny_clf, document):
+    with pytest.raises(InputDataError, match="response is empty"):
+        tiny_clf.predict_document("the offensive has failed", document)
+
+
+def test_bad_aggregation_is_a_config_error(tiny_clf):
+    with pytest.raises(ConfigError, match="unknown aggregation 'maximum'"):
+        tiny_clf.predict_document("claim", "text", aggregation="maximum")
+    with pytest.raises(ConfigError, match="threshold"):
+        Aggregation("max", "all", 1.5)
+    assert DEFAULT_AGGREGATION in AGGREGATIONS
+
+
+def test_default_model_finds_a_quoted_denial():
+    """40 background sentences the default model scores neutral, one quoted denial."""
+    from stance import StanceClassifier
+
+    clf = StanceClassifier.load()
+    claim = "The Riverside bridge has been closed to traffic."
+    background = [
+        "The Riverside bridge was built in 1932 and crosses the Elm river.",
+        "Local shops depend on visitors who come from the other side of the river.",
+        "The bridge is made of steel and stone.",
+        "Many residents cross the river by bridge every day.",
+        "The bridge was last repainted in 2015.",
+        "Tourists often photograph the bridge at sunset.",
+        "The town has two other bridges further downstream.",
+        "A local historian has written a book about the bridge.",
+        "Cyclists use the bridge on their way to work.",
+        "The council is responsible for maintaining the bridge.",
+    ]
+    denial = '"No, the Riverside bridge has not been closed to traffic," the mayor said.'
+    sentences = background * 4
+    sentences.insert(23, denial)
+    document = " ".join(sentences)
+    started = time.perf_counter()
+    result = clf.predict_document(claim, document)
+    if time.perf_counter() - started > 60:
+        pytest.skip("the default model is too slow on this machine for a one-document test")
+    assert result.n_sentences == 41
+    assert result.label == "denial"
+    top = result.top("denial")
+    assert top.text == denial and document[top.start : top.end] == denial
+    assert clf.predict_document(claim, " ".join(background * 4)).label == "neutral"
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_documents_end_to_end(tiny_model_dir, tmp_path, capsys):
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "claim": ["the offensive has failed"] * 3 + [""],
+            "response": [long_document(), "   ", "No, it does not. The city is open.", "x"],
+        }
+    )
+    source, target = tmp_path / "docs.csv", tmp_path / "out.jsonl"
+    frame.to_csv(source, index=False)
+    code = main(
+        ["score", str(source), "-o", str(target), "-m", str(tiny_model_dir), "--documents", "-q"]
+    )
+    assert code == 0, capsys.readouterr().err
+    out = pd.read_json(target, lines=True)
+    assert list(out["id"]) == [1, 2, 3, 4]
+    assert list(out["error"]) == ["", "response is empty", "", "claim is empty"]
+    for column in evidence_columns(("support", "denial", "neutral")):
+        assert column in out.columns
+    for i in (0, 2):
+        assert out.loc[i, "label"] in ("support", "denial", "neutral")
+        document = frame.loc[i, "response"]
+        for label in ("support", "denial"):
+            start = int(out.loc[i, f"evidence_{label}_start"])
+            end = int(out.loc[i, f"evidence_{label}_end"])
+            assert document[start:end] == out.loc[i, f"evidence_{label}"]
+        p = out.loc[i, ["p_support", "p_denial", "p_neutral"]].astype(float)
+        assert abs(p.sum() - 1) < 1e-6 and p.idxmax() == f"p_{out.loc[i, 'label']}"
+    assert out.loc[1, "evidence_denial"] is None or pd.isna(out.loc[1, "evidence_denial"])
+
+
+def test_cli_aggregation_needs_documents(tiny_model_dir, tmp_path, capsys):
+    source = tmp_path / "docs.csv"
+    pd.DataFrame({"claim": ["a"], "response": ["b"]}).to_csv(source, index=False)
+    base = ["score", str(source), "-o", str(tmp_path / "o.csv"), "-m", str(tiny_model_dir)]
+    assert main([*base, "--aggregation", "max"]) == 2
+    assert "--documents" in capsys.readouterr().err
+    assert main([*base, "--documents", "--aggregation", "maxx"]) == 2
+    assert "unknown aggregation" in capsys.readouterr().err
+
+
+def test_documents_resume_after_interruption(tiny_clf, tmp_path, monkeypatch):
+    from stance.scoring import score_file
+
+    frame = pd.DataFrame(
+        {
+            "claim": [f"claim {i}" for i in range(7)],
+            "response": [long_document()[: 40 * (i + 1)] for i in range(7)],
+        }
+    )
+    source, target = tmp_path / "docs.csv", tmp_path / "out.csv"
+    frame.to_csv(source, index=False)
+    real = tiny_clf.predict_proba_with_truncation
+    seen = {"calls": 0}
+
+    def flaky(claims, texts, on_batch=None):
+        seen["calls"] += 1
+        if seen["calls"] == 3:
+            raise KeyboardInterrupt
+        return real(claims, texts, on_batch=on_batch)
+
+    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        score_file(source, target, tiny_clf, documents=True, chunk_rows=2, progress=False)
+    assert not target.exists()
+    with pytest.raises(Exception, match="--resume"):
+        score_file(source, target, tiny_clf, documents=True, chunk_rows=2, progress=False)
+    with pytest.raises(Exception, match="documents"):  # a plain run cannot resume it
+        score_file(source, target, tiny_clf, resume=True, chunk_rows=2, progress=False)
+    summary = score_file(
+        source, target, tiny_clf, documents=True, chunk_rows=2, progress=False, resume=True
+    )
+    assert summary.resumed_rows > 0
+    out = pd.read_csv(target, keep_default_na=False)
+    assert list(out["claim"]) == list(frame["claim"])
+    assert "evidence_denial_start" in out.columns
