@@ -60,7 +60,7 @@ RUNNER_NAMES = {
     "pipeline": "(a) transformers pipeline",
     "cross_encoder": "(b) sentence-transformers CrossEncoder",
     "ours_fp32": "(c) StanceClassifier.predict_proba, fp32",
-    "ours": "(c) StanceClassifier.predict_proba, auto (bf16 here)",
+    "ours": "(c) StanceClassifier.predict_proba, auto",
     "score_file": "(d) stance score, in-process",
     "score_cli": "(d) stance score, command incl. start-up",
 }
@@ -87,6 +87,14 @@ def draw(recipe: list[tuple[str, str, float]], n: int, seed: int) -> pd.DataFram
 
 
 # --------------------------------------------------------------------- runners
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: reset at exec, unlike ru_maxrss)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_worker(
     runner: str, model_dir: str, pairs_csv: str, out_npy: str, batch_size: int, max_length: int
 ) -> dict:
@@ -153,14 +161,24 @@ def run_worker(
 
 
 def run_cli(model_dir: str, pairs_csv: str, out_npy: str, batch_size: int, max_length: int) -> dict:
+    """``stance score`` as a command: start-up, model loading, reading and writing included."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "scored.csv"
+        hwm = Path(tmp) / "peak_kb"
+        # the CLI's main, plus a note of the process's peak memory as it exits
+        driver = (
+            "import atexit, sys; from pathlib import Path; "
+            "atexit.register(lambda: Path(sys.argv[1]).write_text(next(l.split()[1] for l in "
+            "Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM:')))); "
+            "from stance.cli import main; sys.exit(main(sys.argv[2:]))"
+        )
         started = time.perf_counter()
         subprocess.run(
             [
                 sys.executable,
-                "-m",
-                "stance",
+                "-c",
+                driver,
+                str(hwm),
                 "score",
                 pairs_csv,
                 "-o",
@@ -176,7 +194,7 @@ def run_cli(model_dir: str, pairs_csv: str, out_npy: str, batch_size: int, max_l
             check=True,
         )
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak = int(hwm.read_text()) / 1024
         scored = pd.read_csv(out, keep_default_na=False)
     labels = [c[2:] for c in scored.columns if c.startswith("p_")]
     np.save(out_npy, scored[[f"p_{label}" for label in labels]].to_numpy(float))
@@ -268,9 +286,7 @@ def bench_training(steps: int, batch_size: int, max_length: int, seed: int) -> l
         dataset = Dataset.from_pandas(frame[["claim", "response", "label"]].reset_index(drop=True))
         dataset = dataset.map(
             lambda b: {
-                **tokenizer(
-                    b["claim"], b["response"], truncation="only_second", max_length=max_length
-                ),
+                **tokenizer(b["claim"], b["response"], truncation=True, max_length=max_length),
                 "labels": [label_ids[x] for x in b["label"]],
             },
             batched=True,
@@ -364,7 +380,7 @@ def main() -> int:
         result = run_worker(
             args.worker, args.model_dir, args.pairs, args.out_npy, args.batch_size, args.max_length
         )
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return 0
 
@@ -429,6 +445,7 @@ def main() -> int:
                 "over_max_length": float((tokens > max_length).mean()),
                 "runners": rows,
             }
+    write_report(results, Path(args.out), " ".join(sys.argv[1:]))  # kept if training fails
     if args.train_steps:
         results["training"] = bench_training(
             args.train_steps, args.batch_size, args.max_length or 128, args.seed
@@ -447,7 +464,9 @@ def write_report(results: dict, out: Path, argv: str) -> None:
         "",
         f"Machine: {results['machine']['cpus']} CPUs, torch {results['machine']['torch']} "
         f"({results['machine']['torch_threads']} threads), native bf16: "
-        f"{results['machine']['native_bf16']}. Batch size {results['batch_size']}, "
+        f"{results['machine']['native_bf16']} (so `auto` runs in "
+        f"{'bf16' if results['machine']['native_bf16'] else 'fp32'}). "
+        f"Batch size {results['batch_size']}, "
         f"max_length {results['max_length']} for every runner.",
         "",
     ]
