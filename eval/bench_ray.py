@@ -181,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{note}; model: {args.model or 'the shipped default model'}; "
         f"{cpus} CPU cores ({platform.processor() or platform.machine()}), "
         f"Ray {ray.__version__}. `ray.init` took {ray_start_s:.1f} s (not counted below). "
-        f"Fastest of {args.repeats} runs each. The machine was shared with other jobs "
-        f"(1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} "
-        "at the end, on 2 cores), so the times are noisy.",
+        f"Fastest of {args.repeats} runs each. 1-minute load average "
+        f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end, on {cpus} "
+        "cores (this benchmark and Ray's own processes count; more means other jobs ran).",
         "",
         "| run | rows | scoring s | end to end s | pairs/s end to end | vs `stance score` |"
         " same label | every run, s |",
