@@ -140,17 +140,7 @@ class StanceClassifier:
         >>> clf.predict_proba([("Prices rose.", "Prices fell.")]).round(2)  # doctest: +SKIP
         array([[0.01, 0.97, 0.02]])
         """
-        claims, responses = coerce_pairs(pairs)
-        probabilities, truncated = self.predict_proba_with_truncation(claims, responses)
-        if truncated.any():
-            warnings.warn(
-                f"{int(truncated.sum())} of {len(claims)} pairs are longer than max_length="
-                f"{self.max_length} tokens; their responses were cut (claims kept whole). "
-                "Pass a larger max_length to StanceClassifier.load if the cut text matters.",
-                TruncationWarning,
-                stacklevel=2,
-            )
-        return probabilities
+        return self._probabilities(pairs, warn_from=3)
 
     def predict(self, pairs: Any) -> list[str]:
         """The most probable label of each pair, in input order.
@@ -158,7 +148,7 @@ class StanceClassifier:
         >>> clf.predict([("Prices rose.", "Prices fell.")])  # doctest: +SKIP
         ['denial']
         """
-        probabilities = self.predict_proba(pairs)
+        probabilities = self._probabilities(pairs, warn_from=3)
         labels = self.labels
         return [labels[i] for i in probabilities.argmax(axis=1)]
 
@@ -244,6 +234,20 @@ class StanceClassifier:
         return path
 
     # ---------------------------------------------------------------- internals
+    def _probabilities(self, pairs: Any, warn_from: int) -> np.ndarray:
+        """:meth:`predict_proba`; a truncation warning points ``warn_from`` frames up."""
+        claims, responses = coerce_pairs(pairs)
+        probabilities, truncated = self.predict_proba_with_truncation(claims, responses)
+        if truncated.any():
+            warnings.warn(
+                f"{int(truncated.sum())} of {len(claims)} pairs are longer than max_length="
+                f"{self.max_length} tokens; their responses were cut (claims kept whole). "
+                "Pass a larger max_length to StanceClassifier.load if the cut text matters.",
+                TruncationWarning,
+                stacklevel=warn_from,
+            )
+        return probabilities
+
     def _get_runtime(self) -> tuple[torch.nn.Module, PairTokenizer]:
         """The eval-mode model in its compute dtype and the pair tokenizer, built once.
 

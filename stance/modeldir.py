@@ -355,14 +355,25 @@ def _base_for(folder: Path, info: dict[str, Any]) -> tuple[str, bool]:
             f"{folder} stores weights relative to a base model but {STANCE_CONFIG} names "
             'no "base_model"; add it'
         )
-    base_path = resolve_base_model(base)
-    local = Path(base_path).is_dir()
-    if not local and not _looks_like_hub_id(base_path):
+    located = locate_base_model(base)
+    if located is None:
         raise ModelLoadError(
-            f"the base model of {folder} was not found: {base_path}; restore it or point "
-            f'"base_model" in {folder / STANCE_CONFIG} at its directory'
+            f"the base model of {folder} was not found: {resolve_base_model(base)}; restore it "
+            f'or point "base_model" in {folder / STANCE_CONFIG} at its directory'
         )
-    return base_path, local
+    return located
+
+
+def locate_base_model(name: str) -> tuple[str, bool] | None:
+    """``(path or hub id, is_local_directory)`` for a base model name, or None if not found.
+
+    >>> locate_base_model("no/such/dir/")
+    """
+    path = resolve_base_model(name)
+    local = Path(path).is_dir()
+    if not local and not _looks_like_hub_id(path):
+        return None
+    return path, local
 
 
 def file_sha256(path: Path) -> str:

@@ -106,13 +106,13 @@ def _compute_metrics(eval_prediction: Any) -> dict[str, float]:
 
 
 def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
-    base = modeldir.resolve_base_model(config.base_model)
-    local = Path(base).is_dir()
-    if not local and not modeldir._looks_like_hub_id(base):
+    located = modeldir.locate_base_model(config.base_model)
+    if located is None:
         raise ConfigError(
             f"base_model not found: {config.base_model}; pass a local HF model directory, a hub "
             f"id, or {modeldir.BASE_MODEL_PACKAGE!r} for the packaged MiniLM"
         )
+    base, local = located
     if local:
         modeldir.check_weights(Path(base))
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -127,7 +127,7 @@ def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
         trust_remote_code=False,
         local_files_only=local,
     )
-    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local)
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local, trust_remote_code=False)
     if config.freeze_embeddings:
         for parameter in model.base_model.embeddings.word_embeddings.parameters():
             parameter.requires_grad = False

@@ -243,3 +243,11 @@ def test_invalid_settings_fail_on_first_use(tiny_model_dir):
         StanceClassifier.load(tiny_model_dir, batch_size=0).predict_proba(PAIRS)
     with pytest.raises(ConfigError, match="precision"):
         StanceClassifier.load(tiny_model_dir, precision="fp16").predict_proba(PAIRS)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_truncation_warning_points_at_the_callers_line(tiny_model_dir, method):
+    clf = StanceClassifier.load(tiny_model_dir, precision="fp32", max_length=16)
+    with pytest.warns(TruncationWarning) as caught:
+        getattr(clf, method)([("a claim", "prices rose in the city " * 20)])
+    assert caught[0].filename == __file__

@@ -1,6 +1,6 @@
 """FNC-1 in its official four labels: headline vs article body, scored with the FNC metric.
 
-    python training/fnc1.py                 # prepare, train (resumes if interrupted), evaluate
+    python training/fnc1.py                 # prepare, train, evaluate (--resume continues a run)
     python training/fnc1.py prepare         # only write the excerpts to runs/fnc1/data
     python training/fnc1.py evaluate        # only evaluate runs/fnc1/model on dev
 
@@ -13,6 +13,10 @@ learns the four labels from (headline, excerpt) pairs; ``unrelated`` is sampled 
 
 Writes ``eval/results/fnc1_dev.md`` / ``.json``: the FNC weighted score (raw / max),
 per-class F1 and the confusion matrix.
+
+Cost: the excerpts fill ``max_length``, so training runs at about 10 pairs/s in fp32 on a
+2-core CPU without native bf16 (753 steps, about 40 minutes); ``prepare`` takes 2 minutes.
+The run checkpoints every 300 steps; continue it with ``--resume``.
 """
 
 from __future__ import annotations
