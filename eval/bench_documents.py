@@ -81,6 +81,16 @@ def sample(per_label: int, seed: int) -> pd.DataFrame:
     return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
+def cached_units(cache: Path | None, clf, claims: list[str], documents: list[str]):
+    """:func:`score_units`, read from / written to ``cache`` (a local scratch file) if given."""
+    if cache and cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    result = score_units(clf, claims, documents)
+    if cache:
+        cache.write_bytes(pickle.dumps(result))
+    return result
+
+
 def score_units(clf: StanceClassifier, claims: list[str], bodies: list[str]) -> tuple:
     """Every sentence and window of every body, scored once (all aggregations reuse them)."""
     started = time.perf_counter()
@@ -105,12 +115,7 @@ def quality(
     plain_s = time.perf_counter() - started
     pred = [clf.labels[i] for i in plain.argmax(axis=1)]
     rows.append(("plain pair (body truncated)", macro_f1(gold, pred), accuracy(gold, pred)))
-    if cache and cache.is_file():
-        plans, unit_probs, doc_s = pickle.loads(cache.read_bytes())
-    else:
-        plans, unit_probs, doc_s = score_units(clf, claims, bodies)
-        if cache:
-            cache.write_bytes(pickle.dumps((plans, unit_probs, doc_s)))
+    plans, unit_probs, doc_s = cached_units(cache, clf, claims, bodies)
     for name, agg in AGGREGATIONS.items():
         pred = [
             aggregate(p, u, clf.labels, agg).label for p, u in zip(plans, unit_probs, strict=True)
@@ -154,12 +159,7 @@ def planted(
         docs.append(body[:cut] + " " + plant + body[cut:])
         plants.append(plant)
     cache = cache.with_suffix(".planted.pkl") if cache else None
-    if cache and cache.is_file():
-        plans, unit_probs, _ = pickle.loads(cache.read_bytes())
-    else:
-        plans, unit_probs, seconds = score_units(clf, claims, docs)
-        if cache:
-            cache.write_bytes(pickle.dumps((plans, unit_probs, seconds)))
+    plans, unit_probs, _ = cached_units(cache, clf, claims, docs)
     found = {}
     for name, agg in AGGREGATIONS.items():
         hits = 0
