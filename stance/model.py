@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
@@ -366,8 +367,11 @@ def text_problem(value: Any) -> str | None:
     'is empty'
     >>> text_problem(None)
     'is missing'
+    >>> import pandas as pd
+    >>> text_problem(pd.NA)  # how pandas' string and Arrow-backed columns hold a gap
+    'is missing'
     """
-    if value is None:
+    if value is None or _is_pandas_na(value):
         return "is missing"
     if isinstance(value, float) and value != value:
         return "is missing"
@@ -376,3 +380,9 @@ def text_problem(value: Any) -> str | None:
     if not value.strip():
         return "is empty"
     return None
+
+
+def _is_pandas_na(value: Any) -> bool:
+    """``value is pandas.NA``, without importing pandas (no pandas loaded: no ``pd.NA``)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and value is pandas.NA

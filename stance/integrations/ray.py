@@ -109,16 +109,9 @@ class StanceScorer:
             self.added,
             "the batch",
         )
-        texts = [self.claim_column, self.response_column]
         scored, truncated = score_frame(
-            _plain_missing(frame, texts),
-            self.clf,
-            self.claim_column,
-            self.response_column,
-            self.prefix,
+            frame, self.clf, self.claim_column, self.response_column, self.prefix
         )
-        for column in dict.fromkeys(texts):
-            scored[column] = frame[column]  # the input columns come back untouched
         self.rows += len(scored)
         self.truncated += truncated
         if truncated:
@@ -135,30 +128,6 @@ class StanceScorer:
         from stance.io import _arrow_table  # the conversion stance score uses for Parquet
 
         return _arrow_table(scored)
-
-
-def _plain_missing(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``frame`` with ``pd.NA`` in ``columns`` replaced by ``None``.
-
-    Ray's pandas batches hold missing text as ``pd.NA``; ``stance score`` reads it as
-    ``None``. Both must give the error "is missing".
-
-    >>> _plain_missing(pd.DataFrame({"claim": pd.array(["a", None], dtype="string")}), ["claim"])
-      claim
-    0     a
-    1  None
-    """
-    if not any(frame[c].dtype != object or frame[c].map(_is_na).any() for c in columns):
-        return frame
-    plain = frame.copy(deep=False)
-    for column in columns:
-        values = plain[column].astype(object)
-        plain[column] = values.where(~values.map(_is_na), None)
-    return plain
-
-
-def _is_na(value: Any) -> bool:
-    return value is pd.NA
 
 
 def score_dataset(
