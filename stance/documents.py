@@ -44,7 +44,6 @@ from __future__ import annotations
 import functools
 import re
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from stance.errors import ConfigError
+from stance.inference import plain_backend
 
 NEUTRAL_LABELS: frozenset[str] = frozenset(
     {"neutral", "discuss", "unrelated", "comment", "query", "observing", "other"}
@@ -338,36 +338,16 @@ def _special_tokens(tokenizer: Any) -> int:
         return 4
 
 
-_backend_lock = threading.Lock()
-_backends: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def _backend(tokenizer: Any) -> Any:
-    """A private copy of the fast tokenizer's backend, no truncation or padding, or None.
-
-    A copy: calling the shared HF tokenizer reconfigures it, which is not thread-safe.
-    """
-    with _backend_lock:
-        if tokenizer not in _backends:
-            backend = getattr(tokenizer, "backend_tokenizer", None)
-            copy = None
-            if backend is not None:
-                from tokenizers import Tokenizer
-
-                copy = Tokenizer.from_str(backend.to_str())
-                copy.no_truncation()
-                copy.no_padding()
-            _backends[tokenizer] = copy
-        return _backends[tokenizer]
+_slow_tokenizer_lock = threading.Lock()  # slow (Python) tokenizers are not thread-safe
 
 
 def _count_tokens(tokenizer: Any, texts: Sequence[str]) -> list[int]:
     if not texts:
         return []
-    backend = _backend(tokenizer)
+    backend = plain_backend(tokenizer)
     if backend is not None:
         return [len(e.ids) for e in backend.encode_batch(list(texts), add_special_tokens=False)]
-    with _backend_lock:
+    with _slow_tokenizer_lock:
         ids = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
     return [len(x) for x in ids]
 
@@ -376,7 +356,7 @@ def _cut_on_tokens(
     document: str, sentence: Span, tokenizer: Any, budget: int
 ) -> list[tuple[Span, int]]:
     """Cut an over-long sentence into pieces of at most ``budget`` tokens."""
-    backend = _backend(tokenizer)
+    backend = plain_backend(tokenizer)
     if backend is not None:
         offsets = backend.encode(sentence.text, add_special_tokens=False).offsets
     else:
@@ -397,7 +377,7 @@ def _cut_on_tokens(
 
 def _word_offsets(text: str, tokenizer: Any) -> list[tuple[int, int]]:
     offsets = []
-    with _backend_lock:
+    with _slow_tokenizer_lock:
         for match in re.finditer(r"\S+", text):
             n = max(1, len(tokenizer.tokenize(match.group())))
             offsets.extend([(match.start(), match.end())] * n)

@@ -13,8 +13,10 @@ truncated pair is counted.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,6 +79,31 @@ class EncodedPairs:
         return len(self.input_ids)
 
 
+_plain_backends_lock = threading.Lock()
+_plain_backends: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def plain_backend(tokenizer: Any) -> Any:
+    """A private copy of a fast tokenizer's Rust backend, no truncation or padding, made
+    once per tokenizer; ``None`` for a slow tokenizer.
+
+    A copy, because calling the shared HF tokenizer reconfigures its backend, which is
+    not thread-safe; the copy's settings never change, so threads may share it.
+    """
+    with _plain_backends_lock:
+        if tokenizer not in _plain_backends:
+            backend = getattr(tokenizer, "backend_tokenizer", None)
+            plain = None
+            if backend is not None:
+                from tokenizers import Tokenizer
+
+                plain = Tokenizer.from_str(backend.to_str())
+                plain.no_truncation()
+                plain.no_padding()
+            _plain_backends[tokenizer] = plain
+        return _plain_backends[tokenizer]
+
+
 class PairTokenizer:
     """Tokenizes (claim, response) pairs, claim kept whole, response cut first.
 
@@ -98,9 +125,7 @@ class PairTokenizer:
             self._both_cut = Tokenizer.from_str(backend.to_str())
             self._both_cut.no_padding()
             self._both_cut.enable_truncation(self.max_length, strategy="longest_first")
-            self._plain = Tokenizer.from_str(backend.to_str())  # counts tokens of long texts
-            self._plain.no_padding()
-            self._plain.no_truncation()
+            self._plain = plain_backend(tokenizer)  # counts tokens of long texts
         else:
             self._claim_whole = self._both_cut = self._plain = None
 
