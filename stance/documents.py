@@ -451,8 +451,13 @@ def _aggregated_rows(plan: DocumentPlan, units: str) -> list[int]:
 
 
 def _stance_columns(labels: Sequence[str]) -> list[int]:
+    """Indices of the labels that get evidence: the non-neutral ones, or all if none is."""
     stance = [j for j, label in enumerate(labels) if label not in NEUTRAL_LABELS]
     return stance or list(range(len(labels)))
+
+
+def _evidence_labels(labels: Sequence[str]) -> list[str]:
+    return [labels[j] for j in _stance_columns(labels)]
 
 
 def _evidence_rows(plan: DocumentPlan, p: np.ndarray, columns: list[int]) -> list[int]:
@@ -583,10 +588,9 @@ def evidence_columns(labels: Sequence[str], prefix: str = "") -> list[str]:
     >>> evidence_columns(("support", "denial", "neutral"))[:4]
     ['evidence_support', 'evidence_support_score', 'evidence_support_start', 'evidence_support_end']
     """
-    stance = [label for label in labels if label not in NEUTRAL_LABELS] or list(labels)
     return [
         f"{prefix}evidence_{label}{suffix}"
-        for label in stance
+        for label in _evidence_labels(labels)
         for suffix in ("", "_score", "_start", "_end")
     ]
 
@@ -615,7 +619,7 @@ def add_document_scores(
     results = predict_documents(
         clf, [claims[i] for i in valid], [documents[i] for i in valid], aggregation
     )
-    stance = [label for label in clf.labels if label not in NEUTRAL_LABELS] or list(clf.labels)
+    stance = _evidence_labels(clf.labels)
     for i, result in zip(valid, results, strict=True):
         probabilities[i] = [result.probabilities[label] for label in clf.labels]
         for label in stance:
