@@ -79,7 +79,9 @@ def test_two_stages_chain_and_export_a_delta_against_the_first_base(
     pairs = synthetic_pairs(60, seed=5)[["claim", "response"]]
     shipped = StanceClassifier.load(tmp_path / "shipped", precision="fp32")
     trained = StanceClassifier.load(tmp_path / "s2", precision="fp32")
-    np.testing.assert_allclose(shipped.predict_proba(pairs), trained.predict_proba(pairs), atol=0.02)
+    np.testing.assert_allclose(
+        shipped.predict_proba(pairs), trained.predict_proba(pairs), atol=0.02
+    )
     # Stage 2 continued stage 1 (a low learning rate for one epoch keeps it close), so its
     # predictions stay near stage 1's and far from a fresh random head.
     first = StanceClassifier.load(tmp_path / "s1", precision="fp32")
