@@ -48,6 +48,13 @@ AGGREGATIONS = {
         for tw in (0.5, 0.6, 0.7)
         for ts in (0.8, 0.9, 0.95)
     },
+    **{
+        f"max all, windows t=0.5, sentences t={ts}, gate {g}": Aggregation(
+            "max", "all", 0.5, ts, sentence_gate=g
+        )
+        for ts in (0.8, 0.9)
+        for g in (0.1, 0.2, 0.3)
+    },
     **{f"mean {units}": Aggregation("mean", units) for units in ("all", "sentences", "windows")},
 }
 

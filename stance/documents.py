@@ -30,6 +30,10 @@ Aggregation (``Aggregation(method, units, threshold)`` or a preset name):
   that forms a window on its own, e.g. a one-sentence reply, counts as a window): each
   unit's probabilities are first rescaled piecewise-linearly so that its own threshold
   maps onto ``threshold``.
+  ``sentence_gate`` (with ``units="all"``) scores the windows first and then only the
+  sentences of windows that give some non-neutral label at least that probability; the
+  other sentences are not scored and do not vote. It saves model calls and keeps a
+  background sentence of a plainly neutral stretch from deciding the document.
 - ``method="mean"``: the mean of the units' probability vectors; label = its argmax.
 - ``units``: which scored units enter: ``"sentences"``, ``"windows"`` or ``"all"``.
 
@@ -123,6 +127,7 @@ class Aggregation:
     units: str = "all"
     threshold: float = 0.5
     sentence_threshold: float | None = None
+    sentence_gate: float | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ("max", "mean"):
@@ -131,7 +136,13 @@ class Aggregation:
             raise ConfigError(
                 f"aggregation units must be 'sentences', 'windows' or 'all', got {self.units!r}"
             )
-        for name in ("threshold", "sentence_threshold"):
+        if self.sentence_gate is not None and (self.units, self.method) != ("all", "max"):
+            raise ConfigError(
+                "aggregation sentence_gate needs method='max' and units='all' (windows are "
+                f"scored first and open their sentences), got method={self.method!r} and "
+                f"units={self.units!r}"
+            )
+        for name in ("threshold", "sentence_threshold", "sentence_gate"):
             value = getattr(self, name)
             if value is not None and not 0.0 < float(value) < 1.0:
                 raise ConfigError(
@@ -402,18 +413,29 @@ def score_plans(
     ``proba_fn(claims, texts, on_batch=...)`` is
     :meth:`StanceClassifier.predict_proba_with_truncation` (or a fake in tests). The
     units the aggregation reads go in ONE call for all documents, so they are sorted by
-    length and batched together. When it reads windows only, a second call scores the
-    sentences of each document's best window for each stance label, for the evidence.
+    length and batched together; with a ``sentence_gate`` that call scores the windows and
+    a second one the sentences the windows open. When the aggregation leaves sentences
+    unscored, a last call scores the sentences of each document's best window for each
+    stance label, for the evidence.
     Returns each plan's unit probabilities (``NaN`` rows for units not scored) and how
     many of its scored units were truncated.
     """
     agg = resolve_aggregation(aggregation)
     probabilities = [np.full((len(plan.units), len(labels)), np.nan) for plan in plans]
     truncated = [0] * len(plans)
-    wanted = [_aggregated_rows(plan, agg.units) for plan in plans]
-    _fill(plans, wanted, probabilities, truncated, proba_fn, on_batch)
+    columns = _stance_columns(labels)
+    if agg.sentence_gate is None:
+        wanted = [_aggregated_rows(plan, agg.units) for plan in plans]
+        _fill(plans, wanted, probabilities, truncated, proba_fn, on_batch)
+    else:
+        wanted = [_aggregated_rows(plan, "windows") for plan in plans]
+        _fill(plans, wanted, probabilities, truncated, proba_fn, on_batch)
+        wanted = [
+            [r for r in _read_rows(plan, p, agg, columns) if np.isnan(p[r, 0])]
+            for plan, p in zip(plans, probabilities, strict=True)
+        ]
+        _fill(plans, wanted, probabilities, truncated, proba_fn, on_batch)
     if evidence_per_label > 0:
-        columns = _stance_columns(labels)
         wanted = [
             _evidence_rows(plan, p, columns) for plan, p in zip(plans, probabilities, strict=True)
         ]
@@ -448,6 +470,20 @@ def _aggregated_rows(plan: DocumentPlan, units: str) -> list[int]:
     if units == "windows":
         return sorted(set(plan.window_units))
     return list(range(len(plan.units)))
+
+
+def _read_rows(
+    plan: DocumentPlan, p: np.ndarray, agg: Aggregation, columns: list[int]
+) -> list[int]:
+    """The units ``agg`` reads: its ``units``, or with a sentence gate the windows and the
+    sentences of the windows whose best ``columns`` probability reaches the gate."""
+    if agg.sentence_gate is None:
+        return _aggregated_rows(plan, agg.units)
+    rows = set(plan.window_units)
+    for window, (i, end) in zip(plan.window_units, plan.window_sentences, strict=True):
+        if np.nanmax(p[window, columns]) >= agg.sentence_gate:
+            rows.update(range(i, end))
+    return sorted(rows)
 
 
 def _stance_columns(labels: Sequence[str]) -> list[int]:
@@ -489,7 +525,8 @@ def aggregate(
     agg = resolve_aggregation(aggregation)
     labels = tuple(labels)
     p = np.asarray(unit_probabilities, dtype=np.float64)
-    chosen = p[_aggregated_rows(plan, agg.units)]
+    rows = np.asarray(_read_rows(plan, p, agg, _stance_columns(labels)), dtype=int)
+    chosen = p[rows]
     if np.isnan(chosen).any():
         raise ValueError(f"aggregation {agg} needs units that were not scored")
     stance = [j for j, label in enumerate(labels) if label not in NEUTRAL_LABELS]
@@ -501,7 +538,6 @@ def aggregate(
     else:
         scores = np.zeros(len(labels))
         t = float(agg.threshold)
-        rows = np.asarray(_aggregated_rows(plan, agg.units))
         # a sentence that is a whole window on its own is judged as a window
         is_sentence = ~np.isin(rows, plan.window_units)
         unit_t = np.where(is_sentence, agg.sentence_threshold or t, t)[:, None]

@@ -217,6 +217,49 @@ def test_sentence_threshold_and_probabilities_follow_the_rule():
         aggregate(plan, np.where(np.arange(3)[:, None] == 2, np.nan, p), labels, "max-windows")
 
 
+def test_sentence_gate_reads_only_the_sentences_of_open_windows():
+    from stance.documents import DocumentPlan, Span, aggregate
+
+    units = tuple(Span(t, 0, 1) for t in ("a.", "b.", "c.", "a. b.", "b. c."))
+    plan = DocumentPlan("claim", units, (0, 1, 2), (3, 4), ((0, 2), (1, 3)), 3)
+    labels = ("support", "denial", "neutral")
+    p = np.array(
+        [
+            [0.05, 0.90, 0.05],  # a.: a strong denial, but in a window that stays closed
+            [0.05, 0.05, 0.90],
+            [0.85, 0.05, 0.10],  # c.: in the open window
+            [0.05, 0.10, 0.85],  # window a. b.: best stance 0.10, under the gate
+            [0.30, 0.05, 0.65],  # window b. c.: 0.30 opens b. and c.
+        ]
+    )
+    gated = Aggregation("max", "all", 0.5, 0.8, sentence_gate=0.2)
+    result = aggregate(plan, p, labels, gated)
+    assert result.label == "support"  # a. does not vote; c. does
+    assert aggregate(plan, p, labels, Aggregation("max", "all", 0.5, 0.8)).label == "denial"
+    unscored_a = p.copy()
+    unscored_a[0] = np.nan  # the gate never needed a.
+    assert aggregate(plan, unscored_a, labels, gated).label == "support"
+    unscored_c = p.copy()
+    unscored_c[2] = np.nan
+    with pytest.raises(ValueError, match="not scored"):
+        aggregate(plan, unscored_c, labels, gated)
+
+
+def test_sentence_gate_scores_fewer_sentences_and_keeps_the_planted_denial(tiny_clf, monkeypatch):
+    fake = fake_proba()
+    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    document = long_document()
+    gated = Aggregation("max", "all", 0.5, 0.8, sentence_gate=0.2)
+    result = tiny_clf.predict_document("the offensive has failed", document, aggregation=gated)
+    assert result.label == "denial" and result.top("denial").text == PLANTED.capitalize()
+    windows, opened = fake.calls[0], fake.calls[1]
+    assert all(len(split_sentences(text)) > 1 for text in windows if text != PLANTED.capitalize())
+    assert PLANTED.capitalize() in opened or PLANTED.capitalize() in windows
+    assert 0 < len(opened) < 10 < result.n_sentences  # only the open windows' sentences
+    with pytest.raises(ConfigError, match="sentence_gate needs"):
+        Aggregation("max", "windows", sentence_gate=0.2)
+
+
 def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
     monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
     result = tiny_clf.predict_document("the offensive has failed", long_document(planted_at=0)[40:])
