@@ -12,11 +12,11 @@ learns the four labels from (headline, excerpt) pairs; ``unrelated`` is sampled 
 4,000 and ``disagree`` repeated 3x. The dev split is body-disjoint from train.
 
 Writes ``eval/results/fnc1_dev.md`` / ``.json``: the FNC weighted score (raw / max),
-per-class F1 and the confusion matrix.
+per-class F1, and in the JSON the confusion matrix. Result on 2026-11-29: FNC score 0.879.
 
-Cost: the excerpts fill ``max_length``, so training runs at about 10 pairs/s in fp32 on a
-2-core CPU without native bf16 (753 steps, about 40 minutes); ``prepare`` takes 2 minutes.
-The run checkpoints every 300 steps; continue it with ``--resume``.
+Cost: the excerpts fill ``max_length``, so training runs at 10-15 pairs/s in fp32 on a
+2-core CPU without native bf16 (753 steps, 32 minutes here); ``prepare`` takes 2 minutes
+and ``evaluate`` 3. The run checkpoints every 300 steps; continue it with ``--resume``.
 """
 
 from __future__ import annotations
