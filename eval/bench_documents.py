@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from stance import StanceClassifier
+from stance.documents import AGGREGATIONS as PRESETS
 from stance.documents import (
     DEFAULT_AGGREGATION,
     Aggregation,
@@ -34,28 +35,38 @@ from stance.documents import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = Path("/work/shared/data/fnc1/pairs.jsonl.gz")
+DATA = REPO.parent / "shared" / "data" / "fnc1" / "pairs.jsonl.gz"
 LABELS = ("support", "denial", "neutral")
+
+
+def describe(agg: Aggregation) -> str:
+    """The bench's name for an aggregation.
+
+    >>> describe(Aggregation("max", "all", 0.5, 0.8, sentence_gate=0.2))
+    'max all, windows t=0.5, sentences t=0.8, gate 0.2'
+    """
+    if agg.method == "mean":
+        return f"mean {agg.units}"
+    if agg.sentence_threshold is None:
+        return f"max {agg.units} t={agg.threshold}"
+    name = f"max {agg.units}, windows t={agg.threshold}, sentences t={agg.sentence_threshold}"
+    return name + (f", gate {agg.sentence_gate}" if agg.sentence_gate is not None else "")
+
+
 AGGREGATIONS = {
-    **{f"max all t={t}": Aggregation("max", "all", t) for t in (0.5, 0.7, 0.8, 0.9)},
-    **{
-        f"max sentences t={t}": Aggregation("max", "sentences", t)
-        for t in (0.5, 0.7, 0.8, 0.9, 0.95)
-    },
-    **{f"max windows t={t}": Aggregation("max", "windows", t) for t in (0.5, 0.6, 0.7, 0.8)},
-    **{
-        f"max all, windows t={tw}, sentences t={ts}": Aggregation("max", "all", tw, ts)
-        for tw in (0.5, 0.6, 0.7)
-        for ts in (0.8, 0.9, 0.95)
-    },
-    **{
-        f"max all, windows t=0.5, sentences t={ts}, gate {g}": Aggregation(
-            "max", "all", 0.5, ts, sentence_gate=g
-        )
-        for ts in (0.8, 0.9)
-        for g in (0.1, 0.2, 0.3)
-    },
-    **{f"mean {units}": Aggregation("mean", units) for units in ("all", "sentences", "windows")},
+    describe(agg): agg
+    for agg in [
+        *(Aggregation("max", "all", t) for t in (0.5, 0.7, 0.8, 0.9)),
+        *(Aggregation("max", "sentences", t) for t in (0.5, 0.7, 0.8, 0.9, 0.95)),
+        *(Aggregation("max", "windows", t) for t in (0.5, 0.6, 0.7, 0.8)),
+        *(Aggregation("max", "all", tw, ts) for tw in (0.5, 0.6, 0.7) for ts in (0.8, 0.9, 0.95)),
+        *(
+            Aggregation("max", "all", 0.5, ts, sentence_gate=g)
+            for ts in (0.8, 0.9)
+            for g in (0.1, 0.2, 0.3)
+        ),
+        *(Aggregation("mean", units) for units in ("all", "sentences", "windows")),
+    ]
 }
 
 
@@ -225,10 +236,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="reuse/store the unit scores (a pickle)")
     parser.add_argument("--planted", type=int, default=100, help="bodies for the plant test")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    parser.add_argument("--model", default=None, help="model directory (default: shipped)")
     args = parser.parse_args()
     if not DATA.is_file():
         raise SystemExit(f"FNC-1 data not found at {DATA}")
-    clf = StanceClassifier.load()
+    clf = StanceClassifier.load(args.model)
     data = sample(args.per_label, args.seed)
     rows, info = quality(clf, data, args.cache)
     found = planted(clf, data, args.planted, args.cache)
@@ -252,9 +264,12 @@ def main() -> None:
         "spokesman said.`); the column gives the share labelled denial with that sentence "
         "as the top denial evidence.",
         "",
-        "Presets of `stance.documents`: `max` (default) = max all, windows t=0.5, sentences "
-        "t=0.8; `max-sentences` = max sentences t=0.5; `max-windows` = max windows t=0.5; "
-        "`mean` = mean windows.",
+        "Presets of `stance.documents`: "
+        + "; ".join(
+            f"`{name}`{' (default)' if name == DEFAULT_AGGREGATION else ''} = {describe(agg)}"
+            for name, agg in PRESETS.items()
+        )
+        + ".",
         "",
         "| method | macro-F1 | accuracy | planted denial found |",
         "|---|---:|---:|---:|",
