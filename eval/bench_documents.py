@@ -47,10 +47,10 @@ def describe(agg: Aggregation) -> str:
     """
     if agg.method == "mean":
         return f"mean {agg.units}"
+    gate = f", gate {agg.sentence_gate}" if agg.sentence_gate is not None else ""
     if agg.sentence_threshold is None:
-        return f"max {agg.units} t={agg.threshold}"
-    name = f"max {agg.units}, windows t={agg.threshold}, sentences t={agg.sentence_threshold}"
-    return name + (f", gate {agg.sentence_gate}" if agg.sentence_gate is not None else "")
+        return f"max {agg.units} t={agg.threshold}{gate}"
+    return f"max {agg.units}, windows t={agg.threshold}, sentences t={agg.sentence_threshold}{gate}"
 
 
 AGGREGATIONS = {
@@ -62,8 +62,8 @@ AGGREGATIONS = {
         *(Aggregation("max", "all", tw, ts) for tw in (0.5, 0.6, 0.7) for ts in (0.8, 0.9, 0.95)),
         *(
             Aggregation("max", "all", 0.5, ts, sentence_gate=g)
-            for ts in (0.8, 0.9)
-            for g in (0.1, 0.2, 0.3)
+            for ts in (None, 0.6, 0.8)
+            for g in (0.1, 0.2, 0.3, 0.4)
         ),
         *(Aggregation("mean", units) for units in ("all", "sentences", "windows")),
     ]

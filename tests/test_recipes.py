@@ -75,6 +75,8 @@ def test_two_stages_chain_and_export_a_delta_against_the_first_base(
     assert Path(stage2_info["provenance"]["base_model"]).resolve() == (tmp_path / "s1").resolve()
     shipped_info = json.loads((tmp_path / "shipped" / "stance_config.json").read_text())
     assert Path(shipped_info["base_model"]) == Path(tiny_base_dir)
+    assert Path(shipped_info["provenance"]["base_model"]) == Path(tiny_base_dir)
+    assert Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "s1").resolve()
 
     pairs = synthetic_pairs(60, seed=5)[["claim", "response"]]
     shipped = StanceClassifier.load(tmp_path / "shipped", precision="fp32")

@@ -40,6 +40,9 @@ def export(run_dir: Path, target: Path) -> None:
     clf = StanceClassifier.load(run_dir, precision="fp32")
     info = json.loads((run_dir / modeldir.STANCE_CONFIG).read_text())
     base = root_base_model(info["provenance"]["base_model"])
+    if info["provenance"]["base_model"] != base:  # a later stage: name where it started
+        info["provenance"]["started_from"] = info["provenance"]["base_model"]
+        info["provenance"]["base_model"] = base
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
