@@ -205,8 +205,9 @@ def test_sentence_threshold_and_probabilities_follow_the_rule():
     plan = DocumentPlan("c", units, (0, 1), (2,), ((0, 2),), 2)
     labels = ("support", "denial", "neutral")
     p = np.array([[0.1, 0.7, 0.2], [0.1, 0.1, 0.8], [0.2, 0.3, 0.5]])
-    default = aggregate(plan, p, labels)  # a sentence needs 0.8, a window 0.5
-    assert default.label == "neutral"
+    default = aggregate(plan, p, labels, Aggregation("max", "all", 0.5, 0.8))
+    assert default.label == "neutral"  # a sentence needs 0.8, a window 0.5
+    assert aggregate(plan, p, labels).label == "denial"  # the window (0.3) opens a. (0.7)
     assert aggregate(plan, p, labels, "max-sentences").label == "denial"
     assert aggregate(plan, p, labels, Aggregation("max", "all", 0.5, 0.65)).label == "denial"
     window = aggregate(plan, p, labels, "max-windows")
@@ -267,7 +268,7 @@ def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
     assert result.label == "neutral"
 
 
-def test_all_documents_are_scored_in_one_batched_call(tiny_clf, monkeypatch):
+def test_all_documents_are_scored_together_one_call_per_pass(tiny_clf, monkeypatch):
     fake = fake_proba()
     monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
     pairs = [("claim one", long_document()), ("claim two", "No, it does not."), ("c", "Yes.")]
@@ -275,7 +276,10 @@ def test_all_documents_are_scored_in_one_batched_call(tiny_clf, monkeypatch):
     assert [r.label for r in results] == ["denial", "neutral", "neutral"]
     first = fake.calls[0]
     assert "Yes." in first and "No, it does not." in first  # every document in call one
-    assert len(fake.calls) <= 2  # plus at most one call for evidence sentences
+    # then at most one call for the sentences the gate opens, and one for evidence
+    assert len(fake.calls) <= 3
+    assert len(tiny_clf.predict_documents(pairs, aggregation="max-sentences")) == 3
+    assert len(fake.calls) <= 5  # without a gate: one call, plus one for evidence
 
 
 def test_short_response_gives_the_pair_probabilities(tiny_clf):
