@@ -80,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--aggregation",
         default=None,
         metavar="A",
-        help="with --documents: max (default: a window at 0.5 or a sentence at 0.8 decides), "
-        "max-sentences, max-windows or mean (see stance.documents)",
+        help="with --documents: max (default: a window, or a sentence of a window leaning "
+        "to a stance, at 0.5 decides), max-sentences, max-windows or mean (see stance.documents)",
     )
     score.set_defaults(handler=_cmd_score)
 

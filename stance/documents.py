@@ -162,7 +162,7 @@ AGGREGATIONS: dict[str, Aggregation] = {
   gives a stance label at least 0.1 are scored next; a window or such a sentence at 0.5
   decides.
 - ``max-sentences``: a sentence at 0.5 decides (finds the most planted denials).
-- ``max-windows``: a window at 0.5 decides (best on FNC-1, misses most single denials).
+- ``max-windows``: a window at 0.5 decides (misses most single denials).
 - ``mean``: the mean over windows (dilutes a single denial; for comparison).
 """
 
