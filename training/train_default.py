@@ -38,7 +38,7 @@ def export(run_dir: Path, target: Path) -> None:
     from stance import StanceClassifier, modeldir
 
     clf = StanceClassifier.load(run_dir, precision="fp32")
-    info = json.loads((run_dir / modeldir.STANCE_CONFIG).read_text())
+    info = modeldir.read_stance_config(run_dir)
     base = root_base_model(info["provenance"]["base_model"])
     if info["provenance"]["base_model"] != base:  # a later stage: name where it started
         info["provenance"]["started_from"] = info["provenance"]["base_model"]
@@ -78,10 +78,8 @@ def root_base_model(base: str) -> str:
     seen = set()
     while base not in seen:
         seen.add(base)
-        config = Path(modeldir.resolve_base_model(base)) / modeldir.STANCE_CONFIG
-        if not config.is_file():
-            return base
-        parent = json.loads(config.read_text()).get("provenance", {}).get("base_model")
+        info = modeldir.read_stance_config(Path(modeldir.resolve_base_model(base)))
+        parent = info.get("provenance", {}).get("base_model")
         if not parent:
             return base
         base = parent
