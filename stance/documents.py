@@ -1,8 +1,8 @@
 """Stance of whole documents: sentences, windows, one batched pass, aggregation, evidence.
 
 A document (a news article, a long reply) is split into sentences with ``pysbd``
-(character offsets into the original text) and into overlapping windows of
-consecutive sentences that fit the model together with the claim. Every sentence and
+(character offsets into the original text) and into windows of consecutive sentences
+that fit the model together with the claim. Every sentence and
 every window is scored against the claim in one batched call; the scores are then
 aggregated to one document label, and the best supporting and denying sentences are
 returned as evidence with their character offsets.
@@ -32,7 +32,7 @@ Aggregation (``Aggregation(method, units, threshold)`` or a preset name):
   maps onto ``threshold``.
   ``sentence_gate`` (with ``units="all"``) scores the windows first and then only the
   sentences of windows that give some non-neutral label at least that probability; the
-  other sentences are not scored and do not vote. It saves model calls and keeps a
+  other sentences are not scored, do not vote and are not evidence. It saves model calls and keeps a
   background sentence of a plainly neutral stretch from deciding the document.
 - ``method="mean"``: the mean of the units' probability vectors; label = its argmax.
 - ``units``: which scored units enter: ``"sentences"``, ``"windows"`` or ``"all"``.
@@ -65,6 +65,12 @@ NEUTRAL_LABELS: frozenset[str] = frozenset(
 MIN_BUDGET = 16
 """Fewest response tokens a window gets, even next to a claim that nearly fills max_length."""
 
+WINDOW_OVERLAP = 0
+"""Sentences consecutive windows share by default. Measured with ``eval/bench_documents.py
+--window-overlap``: sharing one sentence costs about a third more model time on news
+articles (windows there hold about three sentences) and did not raise FNC-1 macro-F1 or
+the planted denials found."""
+
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
@@ -96,7 +102,9 @@ class DocumentPrediction:
     """The stance of one document towards a claim.
 
     ``evidence`` holds the best sentences for each non-neutral label (for every label if
-    the model has no neutral one), best first within a label, in label order.
+    the model has no neutral one), best first within a label, in label order. With a
+    ``sentence_gate`` (the default) they are chosen among the sentences the gate opened,
+    so a label that no window leans to has none.
     """
 
     label: str
@@ -274,13 +282,20 @@ class DocumentPlan:
     n_sentences: int
 
 
-def plan_document(claim: str, document: str, tokenizer: Any, max_length: int) -> DocumentPlan:
-    """Split ``document`` into sentences and overlapping windows that fit with ``claim``.
+def plan_document(
+    claim: str,
+    document: str,
+    tokenizer: Any,
+    max_length: int,
+    *,
+    window_overlap: int = WINDOW_OVERLAP,
+) -> DocumentPlan:
+    """Split ``document`` into sentences and windows that fit with ``claim``.
 
     A window is one or more consecutive sentences whose tokens fit ``max_length``
-    together with the claim and the special tokens; consecutive windows share one
-    sentence. A sentence longer than that budget is cut on token boundaries into pieces
-    that fit, and the pieces take its place.
+    together with the claim and the special tokens; consecutive windows share
+    ``window_overlap`` sentences (0 or 1). A sentence longer than that budget is cut on
+    token boundaries into pieces that fit, and the pieces take its place.
     """
     sentences = split_sentences(document)
     budget = max(
@@ -299,7 +314,7 @@ def plan_document(claim: str, document: str, tokenizer: Any, max_length: int) ->
             for piece, n in _cut_on_tokens(document, sentence, tokenizer, budget):
                 pieces.append(piece)
                 lengths.append(n)
-    ranges = build_windows(lengths, budget)
+    ranges = build_windows(lengths, budget, window_overlap)
     units = list(pieces)
     window_units = []
     for i, j in ranges:
@@ -319,17 +334,25 @@ def plan_document(claim: str, document: str, tokenizer: Any, max_length: int) ->
     )
 
 
-def build_windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
-    """Greedy windows ``[i, j)`` over items of the given token lengths, sharing one item.
+def build_windows(
+    lengths: Sequence[int], budget: int, overlap: int = WINDOW_OVERLAP
+) -> list[tuple[int, int]]:
+    """Greedy windows ``[i, j)`` over items of the given token lengths.
 
     Every item is in a window; a window holds items summing to at most ``budget`` (an
-    item alone over budget gets a window of its own).
+    item alone over budget gets a window of its own). With ``overlap=1`` consecutive
+    windows share one item (a window of one item shares none); with ``overlap=0`` the
+    windows partition the items.
 
     >>> build_windows([4, 4, 4, 4], budget=8)
+    [(0, 2), (2, 4)]
+    >>> build_windows([4, 4, 4, 4], budget=8, overlap=1)
     [(0, 2), (1, 3), (2, 4)]
     >>> build_windows([3, 3], budget=10)
     [(0, 2)]
     """
+    if overlap not in (0, 1):
+        raise ConfigError(f"window overlap must be 0 or 1 sentences, got {overlap!r}")
     windows: list[tuple[int, int]] = []
     n, i = len(lengths), 0
     while i < n:
@@ -340,7 +363,7 @@ def build_windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
         windows.append((i, j))
         if j >= n:
             break
-        i = j - 1 if j - 1 > i else j
+        i = j - overlap if j - overlap > i else j
     return windows
 
 
@@ -416,9 +439,11 @@ def score_plans(
     :meth:`StanceClassifier.predict_proba_with_truncation` (or a fake in tests). The
     units the aggregation reads go in ONE call for all documents, so they are sorted by
     length and batched together; with a ``sentence_gate`` that call scores the windows and
-    a second one the sentences the windows open. When the aggregation leaves sentences
-    unscored, a last call scores the sentences of each document's best window for each
-    stance label, for the evidence.
+    a second one the sentences the windows open, and the evidence comes from those
+    sentences (a stance label that no window gives the gate's probability has no
+    evidence sentence). Without a gate, when the aggregation leaves sentences unscored, a
+    last call scores the sentences of each document's best window for each stance label,
+    for the evidence.
     Returns each plan's unit probabilities (``NaN`` rows for units not scored) and how
     many of its scored units were truncated.
     """
@@ -437,7 +462,7 @@ def score_plans(
             for plan, p in zip(plans, probabilities, strict=True)
         ]
         _fill(plans, wanted, probabilities, truncated, proba_fn, on_batch)
-    if evidence_per_label > 0:
+    if evidence_per_label > 0 and agg.sentence_gate is None:
         wanted = [
             _evidence_rows(plan, p, columns) for plan, p in zip(plans, probabilities, strict=True)
         ]

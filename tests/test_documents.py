@@ -135,17 +135,21 @@ def test_empty_and_whitespace_documents_have_no_sentences():
 
 
 # ---------------------------------------------------------------- windows
-def test_build_windows_cover_everything_overlap_by_one_and_fit():
+@pytest.mark.parametrize("overlap", [0, 1])
+def test_build_windows_cover_everything_overlap_as_asked_and_fit(overlap):
     rng = np.random.default_rng(0)
     for _ in range(200):
         lengths = list(rng.integers(1, 30, rng.integers(1, 40)))
         budget = int(rng.integers(10, 80))
-        windows = build_windows(lengths, budget)
+        windows = build_windows(lengths, budget, overlap)
         assert windows[0][0] == 0 and windows[-1][1] == len(lengths)
         for (i, j), (k, _) in zip(windows, windows[1:], strict=False):
-            assert k in (j - 1, j) and (k == j) == (j - i == 1)
+            # the next window starts `overlap` items back, unless this one holds one item
+            assert k == (j if j - i == 1 else j - overlap)
         for i, j in windows:
             assert j - i == 1 or sum(lengths[i:j]) <= budget
+    with pytest.raises(ConfigError, match="overlap must be 0 or 1"):
+        build_windows([1, 2], 10, overlap=2)
 
 
 def test_windows_fit_max_length_with_the_claim(tiny_clf):
@@ -159,9 +163,14 @@ def test_windows_fit_max_length_with_the_claim(tiny_clf):
     assert not encoded.truncated.any()
     for unit in plan.units:
         assert document[unit.start : unit.end] == unit.text
-    # windows share one sentence with the next
+    # by default windows follow each other without sharing a sentence
     for (_i, j), (k, _) in zip(plan.window_sentences, plan.window_sentences[1:], strict=False):
-        assert k == j - 1
+        assert k == j
+    shared = plan_document(
+        claim, document, tiny_clf.tokenizer, tiny_clf.max_length, window_overlap=1
+    )
+    for (i, j), (k, _) in zip(shared.window_sentences, shared.window_sentences[1:], strict=False):
+        assert k == (j if j - i == 1 else j - 1)
 
 
 def test_a_sentence_longer_than_the_budget_is_cut_not_dropped(tiny_clf):
@@ -261,6 +270,17 @@ def test_sentence_gate_scores_fewer_sentences_and_keeps_the_planted_denial(tiny_
         Aggregation("max", "windows", sentence_gate=0.2)
 
 
+def test_gated_evidence_comes_only_from_open_windows(tiny_clf, monkeypatch):
+    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
+    neutral_text = long_document(planted_at=0)[40:]  # no denial: no window opens
+    gated = tiny_clf.predict_document("the offensive has failed", neutral_text)
+    assert gated.evidence == () and gated.top("denial") is None
+    plain = tiny_clf.predict_document(
+        "the offensive has failed", neutral_text, aggregation="max-windows"
+    )
+    assert plain.top("denial") is not None  # without a gate the best window's sentences
+
+
 def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
     monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
     result = tiny_clf.predict_document("the offensive has failed", long_document(planted_at=0)[40:])
@@ -276,8 +296,8 @@ def test_all_documents_are_scored_together_one_call_per_pass(tiny_clf, monkeypat
     assert [r.label for r in results] == ["denial", "neutral", "neutral"]
     first = fake.calls[0]
     assert "Yes." in first and "No, it does not." in first  # every document in call one
-    # then at most one call for the sentences the gate opens, and one for evidence
-    assert len(fake.calls) <= 3
+    # then one call for the sentences the gate opens; evidence comes from those
+    assert len(fake.calls) == 2
     assert len(tiny_clf.predict_documents(pairs, aggregation="max-sentences")) == 3
     assert len(fake.calls) <= 5  # without a gate: one call, plus one for evidence
 
