@@ -1,7 +1,9 @@
-"""The default-model recipe (training/train_default.py): two chained stages and the export.
+"""The default-model recipe (training/train_default.py): chained stages, the average and
+the export.
 
-Stage 2 must start from stage 1's weights, a rerun must not retrain a finished stage,
-and the exported delta must be taken against the first base, which users have.
+Stage 2 must start from stage 1's weights, stage 3's variants from stage 2's, the model
+must be the average of stage 2 and the variants, a rerun must not retrain a finished
+stage, and the exported delta must be taken against the first base, which users have.
 """
 
 from __future__ import annotations
@@ -55,41 +57,75 @@ def test_root_base_model_refuses_a_loop(recipe, tmp_path):
         recipe.root_base_model(str(tmp_path / "one"))
 
 
-def test_two_stages_chain_and_export_a_delta_against_the_first_base(
+def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     recipe, tmp_path, tiny_base_dir, monkeypatch
 ):
+    import torch
+
     monkeypatch.chdir(tmp_path)  # main() changes directory; this restores it afterwards
     stage1 = base_config(tmp_path, tiny_base_dir, epochs=4)
     stage2 = base_config(tmp_path, tiny_base_dir, epochs=1, learning_rate=1e-4)
     stage2["base_model"] = "set by the recipe"
+    extra = tmp_path / "augment.jsonl"  # stands in for training/augment.py's output
+    synthetic_pairs(40, seed=9).assign(split="train").to_json(extra, orient="records", lines=True)
+    variant_a = {**stage2, "sources": [{"path": str(extra), "label_column": "stance"}], "seed": 1}
+    variant_b = {**stage2, "seed": 2}
     args = [
         "--config", str(_write_config(tmp_path / "stage1.yaml", stage1)),
         "--stage2-config", str(_write_config(tmp_path / "stage2.yaml", stage2)),
+        "--stage3-config", str(_write_config(tmp_path / "default_model_stage3_a.yaml", variant_a)),
+        "--stage3-config", str(_write_config(tmp_path / "default_model_stage3_b.yaml", variant_b)),
         "--run-dir", str(tmp_path / "s1"),
         "--stage2-dir", str(tmp_path / "s2"),
+        "--stage3-dir", str(tmp_path / "s3"),
+        "--final-dir", str(tmp_path / "final"),
+        "--augment-data", str(extra),
         "--target", str(tmp_path / "shipped"),
     ]  # fmt: skip
     assert recipe.main(args) == 0
 
     stage2_info = json.loads((tmp_path / "s2" / "stance_config.json").read_text())
     assert Path(stage2_info["provenance"]["base_model"]).resolve() == (tmp_path / "s1").resolve()
+    for variant in ("a", "b"):
+        info = json.loads((tmp_path / "s3" / variant / "stance_config.json").read_text())
+        assert Path(info["provenance"]["base_model"]).resolve() == (tmp_path / "s2").resolve()
     shipped_info = json.loads((tmp_path / "shipped" / "stance_config.json").read_text())
     assert Path(shipped_info["base_model"]) == Path(tiny_base_dir)
     assert Path(shipped_info["provenance"]["base_model"]) == Path(tiny_base_dir)
-    assert Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "s1").resolve()
+    assert Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "s2").resolve()
+
+    # the final model is the average of stage 2 and the two variants, weight by weight
+    def weights(folder):
+        return StanceClassifier.load(folder, precision="fp32").model.state_dict()
+
+    parts = [
+        weights(tmp_path / "s2"),
+        weights(tmp_path / "s3" / "a"),
+        weights(tmp_path / "s3" / "b"),
+    ]
+    final = weights(tmp_path / "final")
+    name = "classifier.weight"
+    assert not torch.equal(parts[1][name], parts[2][name])
+    torch.testing.assert_close(final[name], sum(p[name] for p in parts) / 3)
 
     pairs = synthetic_pairs(60, seed=5)[["claim", "response"]]
     shipped = StanceClassifier.load(tmp_path / "shipped", precision="fp32")
-    trained = StanceClassifier.load(tmp_path / "s2", precision="fp32")
+    averaged = StanceClassifier.load(tmp_path / "final", precision="fp32")
     np.testing.assert_allclose(
-        shipped.predict_proba(pairs), trained.predict_proba(pairs), atol=0.02
+        shipped.predict_proba(pairs), averaged.predict_proba(pairs), atol=0.02
     )
-    # Stage 2 continued stage 1 (a low learning rate for one epoch keeps it close), so its
-    # predictions stay near stage 1's and far from a fresh random head.
+    # Later stages continued stage 1 (a low learning rate for one epoch keeps them close),
+    # so their predictions stay near stage 1's and far from a fresh random head.
     first = StanceClassifier.load(tmp_path / "s1", precision="fp32")
-    assert np.mean(np.array(first.predict(pairs)) == np.array(trained.predict(pairs))) > 0.9
+    assert np.mean(np.array(first.predict(pairs)) == np.array(averaged.predict(pairs))) > 0.9
 
-    # A rerun skips both finished stages: it only exports again.
-    started = (tmp_path / "s2" / "model.safetensors").stat().st_mtime_ns
+    # A rerun skips every finished stage: it only averages and exports again.
+    started = [
+        (tmp_path / folder / "model.safetensors").stat().st_mtime_ns
+        for folder in ("s2", "s3/a", "s3/b")
+    ]
     assert recipe.main(args) == 0
-    assert (tmp_path / "s2" / "model.safetensors").stat().st_mtime_ns == started
+    assert started == [
+        (tmp_path / folder / "model.safetensors").stat().st_mtime_ns
+        for folder in ("s2", "s3/a", "s3/b")
+    ]

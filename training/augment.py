@@ -1,0 +1,288 @@
+"""Extra training pairs for the default model: reported speech and same-topic background.
+
+News reports a denial as reported speech ("The ministry denied that ..."), and the NLI
+data that teaches the default model what "neutral" is calls such a sentence neutral:
+that someone denies a claim does not make it false. The default model therefore missed
+most explicit denials in the behavioural suite. This script writes pairs that teach the
+stance reading: each claim from a training split (ConjNLI train, COVID-Fact train,
+Emergent) is put into a denial, a confirmation or an on-topic non-answer by one of a
+few dozen templates and speakers.
+
+Pushing denials alone makes the model call any on-topic statement a denial ("The
+bridge opened in 2018" against "The bridge was destroyed"), so the script also pairs
+FNC-1 train headlines with background sentences from articles that discuss them
+(labelled neutral; see :func:`background_pairs`).
+
+    python training/augment.py                # writes runs/data/augment.jsonl
+    python training/augment.py --per-label 2500 --background 3000 --out FILE
+
+The templates avoid the sentence that ``eval/bench_documents.py`` plants in neutral
+FNC-1 bodies ("No, it is not true that ...") so that benchmark stays held out. The
+behavioural suite tests the same capabilities with its own hand-written sentences; a
+gain there overstates what the templates teach, so judge them on RumourEval, ARC and
+FNC-1 as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+
+#: (dataset, split) whose claims are plain factual statements.
+CLAIM_SOURCES = [("conjnli", "train"), ("covidfact", "train"), ("emergent", "train")]
+
+SPEAKERS = [
+    "The ministry",
+    "A government spokesman",
+    "A spokeswoman for the company",
+    "Police",
+    "Officials",
+    "The White House",
+    "The club",
+    "Her lawyer",
+    "His representatives",
+    "The army",
+    "The mayor's office",
+    "The organisers",
+    "A senior official",
+    "The university",
+    "The authors of the study",
+    "The regulator",
+]
+
+DENIAL = [
+    "{S} denied that {c}.",
+    "{S} denied reports that {c}.",
+    "{S} rejected claims that {c}.",
+    "{S} dismissed reports that {c} as {dismissal}.",
+    "{S} said reports that {c} were false.",
+    '"Reports that {c} are completely false," {s} said.',
+    "{S} flatly denied that {c}, calling the reports {dismissal}.",
+    "There is no truth to reports that {c}, {s} said.",
+    "{S} refuted claims that {c}.",
+    '{S} called the claim that {c} "{quote}".',
+    "{S} insisted it was untrue that {c}.",
+    'Asked whether {c}, {s} said: "Absolutely not."',
+]
+SUPPORT = [
+    "{S} confirmed that {c}.",
+    "{S} confirmed reports that {c}.",
+    "{S} acknowledged that {c}.",
+    "{S} admitted that {c}.",
+    "Reports that {c} are accurate, {s} said.",
+    "{S} said it could confirm that {c}.",
+    'Asked whether {c}, {s} said: "Yes, that is correct."',
+    "{S} did not dispute that {c}.",
+]
+NEUTRAL = [
+    "{S} declined to comment on reports that {c}.",
+    "{S} said it was looking into reports that {c}.",
+    "{S} would neither confirm nor deny that {c}.",
+    "Reporters asked {s} whether {c}.",
+    "{S} said it had no information about reports that {c}.",
+    "{S} is investigating claims that {c}.",
+    "{S} did not respond to a request for comment on reports that {c}.",
+    "It is not yet clear whether {c}, {s} said.",
+]
+DISMISSALS = ["baseless", "fabricated", "nonsense", "false", "malicious rumours", "fake news"]
+QUOTES = ["absurd", "a complete fabrication", "fake news", "utter nonsense", "a lie"]
+
+_NEGATION = re.compile(
+    r"\b(not|no|never|n't|deny|denies|denied|false|fake|hoax|untrue|rumou?r|debunk)\b", re.I
+)
+_LOWER_FIRST = {"a", "an", "the", "this", "that", "these", "those", "some", "many", "most", "all"}
+
+
+def as_clause(claim: str, common: set[str] = _LOWER_FIRST) -> str | None:
+    """``claim`` as a that-clause (``"The bridge fell."`` -> ``"the bridge fell"``), or
+    ``None`` for claims that would not read well or would negate twice. The first word
+    is lower-cased when it is in ``common`` (words seen in lower case inside claims).
+
+    >>> as_clause("The bridge fell on Monday.")
+    'the bridge fell on Monday'
+    >>> as_clause("Nobody knows what happened?") is None
+    True
+    """
+    text = " ".join(claim.split()).rstrip(" .")
+    words = text.split()
+    if not 4 <= len(words) <= 25 or _NEGATION.search(text) or text[-1:] in "?!\"'":
+        return None
+    if not text[0].isalpha() or '"' in text or ";" in text or text.count("(") != text.count(")"):
+        return None
+    if words[0].lower() in common:
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def common_words(claims: list[str], min_count: int = 3) -> set[str]:
+    """Words written in lower case at least ``min_count`` times inside ``claims``."""
+    counts = Counter(w for claim in claims for w in claim.split()[1:] if w.islower())
+    return _LOWER_FIRST | {w for w, n in counts.items() if n >= min_count}
+
+
+def mid_sentence(speaker: str) -> str:
+    """``speaker`` as written after the start of a sentence.
+
+    >>> mid_sentence("The White House"), mid_sentence("Police")
+    ('the White House', 'police')
+    """
+    return speaker[0].lower() + speaker[1:]
+
+
+def read_claims(data: Path) -> list[str]:
+    claims: dict[str, None] = {}
+    for name, split in CLAIM_SOURCES:
+        path = data / name / "pairs.jsonl"
+        opener = open if path.exists() else gzip.open
+        path = path if path.exists() else path.with_suffix(".jsonl.gz")
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                row = json.loads(line)
+                if row.get("split") == split:
+                    claims.setdefault(row["claim"], None)
+    return list(claims)
+
+
+def make_pairs(claims: list[str], per_label: int, seed: int) -> list[dict]:
+    """``per_label`` claims, each in a denial, a confirmation and a non-answer: the same
+    claim under all three labels, so only the framing tells them apart."""
+    rng = random.Random(seed)
+    common = common_words(claims)
+    usable = [(claim, clause) for claim in claims if (clause := as_clause(claim, common))]
+    rng.shuffle(usable)
+    rows = []
+    for i in range(per_label):
+        claim, clause = usable[i % len(usable)]
+        for label, templates in (("denial", DENIAL), ("support", SUPPORT), ("neutral", NEUTRAL)):
+            template = rng.choice(templates)
+            speaker = rng.choice(SPEAKERS)
+            response = template.format(
+                S=speaker,
+                s=mid_sentence(speaker),
+                c=clause,
+                dismissal=rng.choice(DISMISSALS),
+                quote=rng.choice(QUOTES),
+            )
+            rows.append(
+                {
+                    "claim": claim,
+                    "response": response,
+                    "label": label,
+                    "split": "train",
+                    "id": f"reported-{i}-{label}",
+                    "meta": {"kind": "reported", "template": templates.index(template)},
+                }
+            )
+    return rows
+
+
+_WORD = re.compile(r"[a-z]{4,}")
+_STOP = frozenset(
+    "that this with from were have been their there which would about after also into "
+    "more most other some such than them then these they what when where while will "
+    "over only under first during between".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words of four letters or more, without common function words.
+
+    >>> sorted(content_words("The bridge over the river was closed in 2019."))
+    ['bridge', 'closed', 'river']
+    """
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+_REPORTING = re.compile(
+    r"\b(said|says|say|report\w*|claim\w*|according|allegedly|rumou?r\w*|told|tweet\w*|"
+    r"confirm\w*|den(y|ies|ied)|believ\w*|suggest\w*|appear\w*)\b",
+    re.I,
+)
+
+
+def read_discuss(data: Path) -> list[tuple[str, str]]:
+    """(headline, body) of FNC-1 train pairs labelled ``discuss``: articles about the claim
+    that take no side."""
+    pairs: dict[tuple[str, str], None] = {}
+    with gzip.open(data / "fnc1" / "pairs.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row.get("split") == "train" and row.get("orig_label") == "discuss":
+                pairs.setdefault((row["claim"], row["response"]), None)
+    return list(pairs)
+
+
+def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[dict]:
+    """``n`` neutral pairs: a headline and one background sentence of an article that
+    discusses it. The sentence shares a content word with the headline (same topic) but at
+    most half of the headline's, and reports nobody's words (no "said", "reported",
+    "denied"): it neither restates the claim nor takes a side."""
+    from stance.documents import split_sentences
+
+    rng = random.Random(seed)
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    rows: list[dict] = []
+    per_body: Counter[str] = Counter()
+    for i in order:
+        headline, body = pairs[i]
+        claim_words = content_words(headline)
+        if len(claim_words) < 3 or per_body[body] >= 3:
+            continue
+        per_body[body] += 1
+        candidates = [
+            s.text
+            for s in split_sentences(body)
+            if 8 <= len(s.text.split()) <= 40
+            and not _REPORTING.search(s.text)
+            and not _NEGATION.search(s.text)
+            and "n't" not in s.text
+            and 1 <= len(claim_words & content_words(s.text)) <= len(claim_words) // 2
+        ]
+        if not candidates:
+            continue
+        rows.append(
+            {
+                "claim": headline,
+                "response": rng.choice(candidates),
+                "label": "neutral",
+                "split": "train",
+                "id": f"background-{len(rows)}",
+                "meta": {"kind": "background"},
+            }
+        )
+        if len(rows) == n:
+            break
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--out", default=str(REPO / "runs" / "data" / "augment.jsonl"))
+    parser.add_argument("--per-label", type=int, default=2000, help="reported-speech claims")
+    parser.add_argument("--background", type=int, default=2500, help="same-topic neutrals")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    data = Path(args.data)
+    rows = make_pairs(read_claims(data), args.per_label, args.seed)
+    rows += background_pairs(read_discuss(data), args.background, args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} pairs to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
