@@ -121,13 +121,13 @@ def average_models(folders: list[Path], target: Path) -> None:
             else torch.stack([state[name] for state in states]).mean(dim=0)
         )
     merged.model.load_state_dict(average)
-    merged.info.setdefault("provenance", {})["averaged"] = [str(f) for f in folders]
+    merged.info.setdefault("provenance", {})["averaged"] = [str(_relative(f)) for f in folders]
     merged.save(target)
     last = Path(folders[-1])
     card = modeldir.read_stance_config(last).get("description") or "averaged model"
     (target / "README.md").write_text(
         f"# {card}\n\nThe average of the weights of: "
-        + ", ".join(f"`{f}`" for f in folders)
+        + ", ".join(f"`{_relative(f)}`" for f in folders)
         + ".\n\n"
         + (last / "README.md").read_text()
     )
