@@ -2,10 +2,11 @@
 
 A document (a news article, a long reply) is split into sentences with ``pysbd``
 (character offsets into the original text) and into windows of consecutive sentences
-that fit the model together with the claim. Every sentence and
-every window is scored against the claim in one batched call; the scores are then
-aggregated to one document label, and the best supporting and denying sentences are
-returned as evidence with their character offsets.
+that fit the model together with the claim. The units an aggregation reads (by default
+the windows, then the sentences of windows that lean to a stance) are scored against the
+claim in batched calls for all documents at once; the scores are then aggregated to one
+document label, and the best supporting and denying sentences are returned as evidence
+with their character offsets.
 
 Three steps, usable on their own: :func:`plan_document` (text and tokens only),
 :func:`score_plans` (the one model call, for many documents at once) and
@@ -32,8 +33,8 @@ Aggregation (``Aggregation(method, units, threshold)`` or a preset name):
   maps onto ``threshold``.
   ``sentence_gate`` (with ``units="all"``) scores the windows first and then only the
   sentences of windows that give some non-neutral label at least that probability; the
-  other sentences are not scored, do not vote and are not evidence. It saves model calls and keeps a
-  background sentence of a plainly neutral stretch from deciding the document.
+  other sentences are not scored, do not vote and are not evidence. It saves model calls
+  and keeps a background sentence of a plainly neutral stretch from deciding the document.
 - ``method="mean"``: the mean of the units' probability vectors; label = its argmax.
 - ``units``: which scored units enter: ``"sentences"``, ``"windows"`` or ``"all"``.
 

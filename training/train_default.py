@@ -15,7 +15,7 @@ there yet) and trains two short variants from stage 2, one per config in
 ``configs/default_model_stage3_*.yaml``, into ``runs/default-stage3/<variant>``. The
 model is the plain average of the weights of stage 2 and the stage-3 variants
 (``runs/default-final``): each variant alone gained on some datasets and lost on others;
-the average kept the gains and lost at most 0.007 anywhere (see the model card).
+the average kept most gains and lost at most 0.005 on the table (see the model card).
 ``--stage1``/``--stage2`` take any saved model directory instead of training those
 stages, for instance v2 written out with ``StanceClassifier.load().save(DIR)`` from a
 checkout that ships v2.
