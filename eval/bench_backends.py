@@ -35,7 +35,7 @@ import torch
 from bench_speed import MIX, draw
 
 from stance import StanceClassifier
-from stance.inference import EncodedPairs, PairTokenizer, length_sorted_batches, pad_batch
+from stance.inference import EncodedPairs, PairTokenizer, pad_batch, run_sorted_batches
 
 REPO = Path(__file__).resolve().parent.parent
 Forward = Callable[[dict[str, torch.Tensor]], np.ndarray]
@@ -102,17 +102,6 @@ def onnx_forward(model: torch.nn.Module, example: dict, folder: Path, fused: boo
     return forward
 
 
-def run(forward: Forward, encoded: EncodedPairs, batch_size: int, pad_id: int) -> np.ndarray:
-    out = np.empty((len(encoded), 0))
-    lengths = [len(ids) for ids in encoded.input_ids]
-    for rows in length_sorted_batches(lengths, batch_size):
-        logits = forward(pad_batch(encoded, rows, pad_id, with_token_types=True))
-        if not out.shape[1]:
-            out = np.empty((len(encoded), logits.shape[1]), dtype=np.float32)
-        out[rows] = logits
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="pairs drawn from the mix")
@@ -133,6 +122,7 @@ def main() -> int:
     model, tokenizer = clf.model.eval(), PairTokenizer(clf.tokenizer, args.max_length)
     encoded = tokenizer.encode(list(pairs["claim"]), list(pairs["response"]))
     pad_id = clf.tokenizer.pad_token_id or 0
+    width = model.config.num_labels
     example = pad_batch(encoded, list(range(4)), pad_id, with_token_types=True)
 
     eager = copy.deepcopy(model)
@@ -157,9 +147,9 @@ def main() -> int:
     rows, reference, base_rate = [], None, None
     for name, build, batch_size in backends:
         forward = build()
-        run(forward, warm, batch_size, pad_id)  # warm-up (and compilation)
+        run_sorted_batches(forward, warm, batch_size, pad_id, True, width)  # warm-up, compile
         started = time.perf_counter()
-        logits = run(forward, encoded, batch_size, pad_id)
+        logits = run_sorted_batches(forward, encoded, batch_size, pad_id, True, width)
         rate = len(encoded) / (time.perf_counter() - started)
         labels = logits.argmax(axis=1)
         if reference is None:

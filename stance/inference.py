@@ -260,20 +260,42 @@ def run_logits(
     on_batch: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Logits (float32 numpy, input order) of ``model`` on ``encoded`` pairs."""
-    n = len(encoded)
-    if n == 0:
-        return np.zeros((0, model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
-    out = np.empty((n, model.config.num_labels), dtype=np.float32)
-    lengths = [len(ids) for ids in encoded.input_ids]
+
+    def forward(batch: dict[str, torch.Tensor]) -> np.ndarray:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        return model(**batch).logits.float().cpu().numpy()
+
     with torch.inference_mode():
-        for rows in length_sorted_batches(lengths, batch_size):
-            batch = pad_batch(encoded, rows, pad_id, with_token_types)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            logits = model(**batch).logits
-            out[rows] = logits.float().cpu().numpy()
-            if on_batch is not None:
-                on_batch(len(rows))
+        return run_sorted_batches(
+            forward,
+            encoded,
+            batch_size,
+            pad_id,
+            with_token_types,
+            model.config.num_labels,
+            on_batch,
+        )
+
+
+def run_sorted_batches(
+    forward: Callable[[dict[str, torch.Tensor]], np.ndarray],
+    encoded: EncodedPairs,
+    batch_size: int,
+    pad_id: int,
+    with_token_types: bool,
+    n_outputs: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """``forward`` (padded batch -> ``(rows, n_outputs)`` array) over ``encoded`` pairs in
+    length-sorted batches; float32 results in input order. Any runtime fits ``forward``.
+    """
+    out = np.empty((len(encoded), n_outputs), dtype=np.float32)
+    lengths = [len(ids) for ids in encoded.input_ids]
+    for rows in length_sorted_batches(lengths, batch_size):
+        out[rows] = forward(pad_batch(encoded, rows, pad_id, with_token_types))
+        if on_batch is not None:
+            on_batch(len(rows))
     return out
 
 
