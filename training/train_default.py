@@ -103,7 +103,7 @@ def average_models(folders: list[Path], target: Path) -> None:
     """
     import torch
 
-    from stance import StanceClassifier, modeldir
+    from stance import StanceClassifier
 
     models = [StanceClassifier.load(folder, precision="fp32") for folder in folders]
     labels = {model.labels for model in models}
@@ -124,9 +124,8 @@ def average_models(folders: list[Path], target: Path) -> None:
     merged.info.setdefault("provenance", {})["averaged"] = [str(_relative(f)) for f in folders]
     merged.save(target)
     last = Path(folders[-1])
-    card = modeldir.read_stance_config(last).get("description") or "averaged model"
     (target / "README.md").write_text(
-        f"# {card}\n\nThe average of the weights of: "
+        "# averaged model\n\nThe average of the weights of: "
         + ", ".join(f"`{_relative(f)}`" for f in folders)
         + ".\n\n"
         + (last / "README.md").read_text()
