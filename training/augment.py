@@ -13,11 +13,20 @@ bridge opened in 2018" against "The bridge was destroyed"), so the script also p
 FNC-1 train headlines with background sentences from articles that discuss them
 (labelled neutral; see :func:`background_pairs`).
 
-    python training/augment.py                # writes runs/data/augment.jsonl
-    python training/augment.py --per-label 2500 --background 3000 --out FILE
+Articles quote a spokesman's reply without repeating the claim ('"That is not true,"
+police said.'); :func:`quote_pairs` answers claims with such quoted denials,
+confirmations and non-answers, so the model reads the reply rather than its overlap with
+the claim. The output keeps its order: reported speech, background, then the quoted
+replies, each drawn with its own generator, so adding a kind leaves the rows before it
+unchanged.
 
-The templates avoid the sentence that ``eval/bench_documents.py`` plants in neutral
-FNC-1 bodies ("No, it is not true that ...") so that benchmark stays held out. The
+    python training/augment.py                # writes runs/data/augment.jsonl
+    python training/augment.py --per-label 2500 --background 3000 --quotes 2000 --out FILE
+
+The templates avoid the sentences that ``eval/bench_documents.py`` plants in neutral
+FNC-1 bodies ("No, it is not true that ...", "None of that is true") so that benchmark
+stays held out, though the quoted replies were written after seeing it miss short quoted
+denials and share its form. The
 behavioural suite tests the same capabilities with its own hand-written sentences; a
 gain there overstates what the templates teach, so judge them on RumourEval, ARC and
 FNC-1 as well.
@@ -92,6 +101,52 @@ NEUTRAL = [
     "{S} is investigating claims that {c}.",
     "{S} did not respond to a request for comment on reports that {c}.",
     "It is not yet clear whether {c}, {s} said.",
+]
+# Quoted replies that do not repeat the claim, as a report quotes a spokesman's answer.
+DENIAL_QUOTES = [
+    "That is not true",
+    "This is completely false",
+    "There is no truth in it",
+    "It simply did not happen",
+    "These reports are wrong",
+    "We deny it entirely",
+    "That is untrue and defamatory",
+    "This story is invented",
+    "No, that is wrong",
+    "It is a fabrication from start to finish",
+    "Those claims have no basis",
+    "This is not what happened",
+]
+SUPPORT_QUOTES = [
+    "Yes, that is true",
+    "We can confirm it",
+    "That is exactly what happened",
+    "It is correct",
+    "The reports are accurate",
+    "Yes, it happened",
+    "We do not deny it",
+    "That is right",
+    "I can confirm that",
+    "It is true, and we regret it",
+]
+NEUTRAL_QUOTES = [
+    "We have no comment at this time",
+    "We are gathering the facts",
+    "It would be wrong to speculate",
+    "We will say more when we can",
+    "That is a matter for the investigators",
+    "We are not in a position to comment",
+    "We are aware of the reports",
+    "Our thoughts are with those affected",
+    "We will study the report carefully",
+    "The matter is under review",
+]
+ATTRIBUTIONS = [
+    '"{q}," {s} said.',
+    '{S} said: "{q}."',
+    '"{q}," {s} told reporters.',
+    '"{q}," {s} said in a statement.',
+    '{S} replied: "{q}."',
 ]
 DISMISSALS = ["baseless", "fabricated", "nonsense", "false", "malicious rumours", "fake news"]
 QUOTES = ["absurd", "a complete fabrication", "fake news", "utter nonsense", "a lie"]
@@ -187,6 +242,41 @@ def make_pairs(claims: list[str], per_label: int, seed: int) -> list[dict]:
     return rows
 
 
+def quote_pairs(claims: list[str], n: int, seed: int) -> list[dict]:
+    """``n`` claims, each answered by a quoted denial, confirmation and non-answer that do
+    not repeat it ("'That is not true,' the ministry said."): a report's quote of a
+    spokesman's reply, which only the reply's words, not its overlap with the claim, can
+    tell apart. The quotes avoid the behavioural suite's replies and the short denial
+    that ``eval/bench_documents.py`` plants."""
+    rng = random.Random(seed)
+    common = common_words(claims)
+    usable = [claim for claim in claims if as_clause(claim, common)]
+    rng.shuffle(usable)
+    rows = []
+    for i in range(n):
+        claim = usable[i % len(usable)]
+        for label, quotes in (
+            ("denial", DENIAL_QUOTES),
+            ("support", SUPPORT_QUOTES),
+            ("neutral", NEUTRAL_QUOTES),
+        ):
+            speaker = rng.choice(SPEAKERS)
+            response = rng.choice(ATTRIBUTIONS).format(
+                q=rng.choice(quotes), S=speaker, s=mid_sentence(speaker)
+            )
+            rows.append(
+                {
+                    "claim": claim,
+                    "response": response,
+                    "label": label,
+                    "split": "train",
+                    "id": f"quotes-{i}-{label}",
+                    "meta": {"kind": "quotes"},
+                }
+            )
+    return rows
+
+
 _WORD = re.compile(r"[a-z]{4,}")
 _STOP = frozenset(
     "that this with from were have been their there which would about after also into "
@@ -271,11 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "runs" / "data" / "augment.jsonl"))
     parser.add_argument("--per-label", type=int, default=2000, help="reported-speech claims")
     parser.add_argument("--background", type=int, default=2500, help="same-topic neutrals")
+    parser.add_argument("--quotes", type=int, default=1500, help="claims with quoted replies")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = Path(args.data)
     rows = make_pairs(read_claims(data), args.per_label, args.seed)
     rows += background_pairs(read_discuss(data), args.background, args.seed)
+    rows += quote_pairs(read_claims(data), args.quotes, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:

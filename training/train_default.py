@@ -189,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.stage1 is None:
                 train_stage(Path(args.config), stage1)
             train_stage(Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"])
-        if not augment_data.is_file():
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
+        script = Path(__file__).resolve().parent / "augment.py"
+        # written again when augment.py changed since (a file from an older recipe lacks
+        # pairs the configs read); the output is the same on every run
+        if not augment_data.is_file() or augment_data.stat().st_mtime < script.stat().st_mtime:
+            sys.path.insert(0, str(script.parent))
             import augment
 
             augment.main(["--out", str(augment_data)])
