@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import pickle
+import re
 import time
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def describe(agg: Aggregation) -> str:
     if agg.method == "mean":
         return f"mean {agg.units}"
     gate = f", gate {agg.sentence_gate}" if agg.sentence_gate is not None else ""
+    if agg.claim_overlap is not None:
+        gate += f", claim overlap {agg.claim_overlap}"
+    if agg.open_quotes:
+        gate += ", quotes"
     if agg.sentence_threshold is None:
         return f"max {agg.units} t={agg.threshold}{gate}"
     return f"max {agg.units}, windows t={agg.threshold}, sentences t={agg.sentence_threshold}{gate}"
@@ -65,6 +70,11 @@ AGGREGATIONS = {
             Aggregation("max", "all", 0.5, ts, sentence_gate=g)
             for ts in (None, 0.6, 0.8)
             for g in (0.1, 0.2, 0.3, 0.4)
+        ),
+        *(
+            Aggregation("max", "all", 0.5, sentence_gate=g, claim_overlap=o, open_quotes=q)
+            for g in (0.1, 0.2, 0.3, 0.4)
+            for o, q in ((0.5, False), (None, True), (0.5, True))
         ),
         *(Aggregation("mean", units) for units in ("all", "sentences", "windows")),
     ]
@@ -153,8 +163,13 @@ def quality(
     return rows, info
 
 
+SHORT_DENIAL = '"None of that is true," a spokesman said.'
+"""The second plant: a denial that shares no word with the claim, so only the model's
+reading of the sentence (and the window around it) can find it."""
+
+
 def planted_sentence(headline: str) -> str:
-    """A quoted denial of ``headline``.
+    """A quoted denial of ``headline`` that restates it.
 
     >>> planted_sentence("Man bites dog.")
     '"No, it is not true that man bites dog," a spokesman said.'
@@ -163,28 +178,56 @@ def planted_sentence(headline: str) -> str:
     return f'"No, it is not true that {text[:1].lower()}{text[1:]}," a spokesman said.'
 
 
+def plant_denial(body: str, plant: str) -> tuple[str, int]:
+    r"""``body`` with ``plant`` inserted after its middle sentence, and where it starts.
+
+    The plant takes the whitespace the body has there on both sides (a line break stays a
+    line break), so it reads as the body's own next sentence.
+
+    >>> plant_denial("One. Two. Three.\nFour.", "No.")
+    ('One. Two. Three.\nNo.\nFour.', 17)
+    """
+    spans = split_sentences(body)
+    cut = spans[len(spans) // 2].end
+    gap = re.match(r"\s*", body[cut:]).group() or " "
+    rest = body[cut:].lstrip()
+    return body[:cut] + gap + plant + (gap if rest else "") + rest, cut + len(gap)
+
+
 def planted(
-    clf: StanceClassifier, data: pd.DataFrame, n: int, overlap: int, cache: Path | None = None
+    clf: StanceClassifier,
+    data: pd.DataFrame,
+    n: int,
+    overlap: int,
+    cache: Path | None = None,
+    restate: bool = True,
 ) -> dict[str, float]:
     """Share of neutral bodies with one planted quoted denial (mid-body) that each
-    aggregation labels denial with the planted sentence as the top denial evidence."""
+    aggregation labels denial with the planted sentence in its top denial evidence (pysbd
+    joins the plant to the sentence before it in a few bodies, so the evidence may be
+    longer than the plant). The plant restates the headline (:func:`planted_sentence`) or,
+    with ``restate=False``, is :data:`SHORT_DENIAL`."""
     rows = data[data["label"] == "neutral"].head(n)
-    claims, docs, plants = [], [], []
+    claims, docs, places = [], [], []
     for claim, body in zip(rows["claim"], rows["response"], strict=True):
-        spans = split_sentences(body)
-        cut = spans[len(spans) // 2].end
-        plant = planted_sentence(claim)
+        plant = planted_sentence(claim) if restate else SHORT_DENIAL
+        document, start = plant_denial(body, plant)
         claims.append(claim)
-        docs.append(body[:cut] + " " + plant + body[cut:])
-        plants.append(plant)
-    cache = cache.with_suffix(".planted.pkl") if cache else None
+        docs.append(document)
+        places.append((start, start + len(plant)))
+    cache = cache.with_suffix(".planted.pkl" if restate else ".short.pkl") if cache else None
     plans, unit_probs, _ = cached_units(cache, clf, claims, docs, overlap)
     found = {}
     for name, agg in AGGREGATIONS.items():
         hits = 0
-        for plan, probs, plant in zip(plans, unit_probs, plants, strict=True):
+        for plan, probs, (start, end) in zip(plans, unit_probs, places, strict=True):
             result = aggregate(plan, probs, clf.labels, agg)
-            hits += result.label == "denial" and result.top("denial").text == plant
+            top = result.top("denial")
+            hits += (
+                result.label == "denial"
+                and top is not None
+                and top.start <= start <= end <= top.end
+            )
         found[name] = hits / len(plans)
     return found
 
@@ -258,6 +301,7 @@ def main() -> None:
     data = sample(args.per_label, args.seed)
     rows, info = quality(clf, data, args.window_overlap, args.cache)
     found = planted(clf, data, args.planted, args.window_overlap, args.cache)
+    short = planted(clf, data, args.planted, args.window_overlap, args.cache, restate=False)
     sp = None if args.no_speed else speed(clf, data, args.speed_docs)
     rows_sorted = [rows[0], *sorted(rows[1:], key=lambda r: -r[1])]
     lines = [
@@ -276,8 +320,10 @@ def main() -> None:
         "",
         f"Planted denial: {args.planted} neutral bodies of the sample with one quoted denial "
         'of the headline inserted mid-body (`"No, it is not true that <headline>," a '
-        "spokesman said.`); the column gives the share labelled denial with that sentence "
-        "as the top denial evidence.",
+        "spokesman said.`, after the middle sentence, with the whitespace the body has there); "
+        "the column gives the share labelled denial with that sentence in the top denial "
+        f"evidence. Short denial: the same bodies with `{SHORT_DENIAL}` planted instead, a "
+        "denial that shares no word with the headline.",
         "",
         "Presets of `stance.documents`: "
         + "; ".join(
@@ -286,11 +332,15 @@ def main() -> None:
         )
         + ".",
         "",
-        "| method | macro-F1 | accuracy | planted denial found |",
-        "|---|---:|---:|---:|",
+        "| method | macro-F1 | accuracy | planted denial found | short denial found |",
+        "|---|---:|---:|---:|---:|",
         *(
             f"| {name} | {f1:.3f} | {acc:.3f} | "
-            + (f"{found[name[11:]]:.2f} |" if name.startswith("documents: ") else "- |")
+            + (
+                f"{found[name[11:]]:.2f} | {short[name[11:]]:.2f} |"
+                if name.startswith("documents: ")
+                else "- | - |"
+            )
             for name, f1, acc in rows_sorted
         ),
         "",

@@ -255,6 +255,72 @@ def test_sentence_gate_reads_only_the_sentences_of_open_windows():
         aggregate(plan, unscored_c, labels, gated)
 
 
+def test_claim_overlap_reads_a_sentence_that_restates_the_claim_in_a_closed_window():
+    from stance.documents import DocumentPlan, Span, aggregate
+
+    texts = (
+        "The port reopened to ships.",
+        "Officials denied that the harbour bridge collapsed.",  # restates the claim
+        "Fishing boats left at dawn.",
+        "The port reopened to ships. Officials denied ... dawn.",
+    )
+    units = tuple(Span(t, 0, 1) for t in texts)
+    plan = DocumentPlan("The harbour bridge has collapsed.", units, (0, 1, 2), (3,), ((0, 3),), 3)
+    labels = ("support", "denial", "neutral")
+    p = np.array(
+        [
+            [0.02, 0.03, 0.95],
+            [0.03, 0.85, 0.12],
+            [0.02, 0.03, 0.95],
+            [0.02, 0.05, 0.93],  # the window hides the denial: under the gate
+        ]
+    )
+    gated = Aggregation("max", "all", 0.5, sentence_gate=0.1)
+    assert aggregate(plan, p, labels, gated).label == "neutral"
+    restating = Aggregation("max", "all", 0.5, sentence_gate=0.1, claim_overlap=0.5)
+    result = aggregate(plan, p, labels, restating)
+    assert result.label == "denial" and result.top("denial").text == texts[1]
+    only_read = p.copy()
+    only_read[[0, 2]] = np.nan  # sentences without the claim's words are never scored
+    assert aggregate(plan, only_read, labels, restating).label == "denial"
+    # all three of its content words (harbour, bridge, collapsed) are in the denial
+    strict = Aggregation("max", "all", 0.5, sentence_gate=0.1, claim_overlap=1.0)
+    assert aggregate(plan, p, labels, strict).label == "denial"
+    plan_other_claim = DocumentPlan("Ferry fares rose.", units, (0, 1, 2), (3,), ((0, 3),), 3)
+    assert aggregate(plan_other_claim, p, labels, restating).label == "neutral"
+
+
+def test_open_quotes_reads_quoted_sentences_in_closed_windows():
+    from stance.documents import DocumentPlan, Span, aggregate
+
+    texts = (
+        "The port reopened to ships.",
+        "\u201cNone of that is true,\u201d a spokesman said.",  # curly quotes
+        "Fishing boats left at dawn.",
+        "The port reopened to ships. ... Fishing boats left at dawn.",
+    )
+    units = tuple(Span(t, 0, 1) for t in texts)
+    plan = DocumentPlan("The harbour bridge has collapsed.", units, (0, 1, 2), (3,), ((0, 3),), 3)
+    labels = ("support", "denial", "neutral")
+    p = np.array([[0.02, 0.03, 0.95], [0.03, 0.85, 0.12], [0.02, 0.03, 0.95], [0.02, 0.05, 0.93]])
+    overlap_only = Aggregation("max", "all", 0.5, sentence_gate=0.1, claim_overlap=0.5)
+    assert aggregate(plan, p, labels, overlap_only).label == "neutral"  # no claim word
+    quotes = Aggregation("max", "all", 0.5, sentence_gate=0.1, open_quotes=True)
+    read_only = p.copy()
+    read_only[[0, 2]] = np.nan
+    result = aggregate(plan, read_only, labels, quotes)
+    assert result.label == "denial" and result.top("denial").text == texts[1]
+
+
+def test_claim_overlap_needs_a_gate_and_a_share():
+    with pytest.raises(ConfigError, match="claim_overlap needs a sentence_gate"):
+        Aggregation("max", "all", claim_overlap=0.5)
+    with pytest.raises(ConfigError, match="open_quotes needs a sentence_gate"):
+        Aggregation("max", "sentences", open_quotes=True)
+    with pytest.raises(ConfigError, match=r"claim_overlap must be in \(0, 1\], got 1.5"):
+        Aggregation("max", "all", sentence_gate=0.1, claim_overlap=1.5)
+
+
 def test_sentence_gate_scores_fewer_sentences_and_keeps_the_planted_denial(tiny_clf, monkeypatch):
     fake = fake_proba()
     monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
@@ -376,13 +442,10 @@ def test_default_model_finds_a_quoted_denial():
     assert top.text == denial and document[top.start : top.end] == denial
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness of default model v3: it calls this same-topic background "
-    "document denial (0.42 against 0.38 neutral; v2 said neutral, 0.45 against 0.36), as "
-    "it does 44% of the behavioural suite's unrelated_same_topic pairs",
-)
 def test_default_model_calls_background_about_the_claim_neutral():
+    """The same 40 sentences without the denial. v4 says neutral 0.42 against denial 0.38,
+    a narrow margin; v3 said denial (0.42 against 0.38) and v2 neutral (0.45 against 0.36),
+    so this test was an expected failure for v3."""
     from stance import StanceClassifier
 
     clf = StanceClassifier.load()
