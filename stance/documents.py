@@ -39,7 +39,8 @@ Aggregation (``Aggregation(method, units, threshold)`` or a preset name):
   share of the claim's content words, whatever its window scored: a sentence that
   restates the claim ("... denied that the bridge was closed") is where a stance on it
   is likeliest, and a window of background around it can hide it. ``open_quotes`` (with
-  a gate) also scores every sentence that holds a double quotation mark: reports quote
+  a gate) also scores every sentence that holds a double quotation mark or opens a
+  single-quoted one ('No,' he said; not an apostrophe as in it's): reports quote
   a denial as direct speech ('"None of that is true," a spokesman said.'), which shares
   no word with the claim and which a window of background hides as well.
 - ``method="mean"``: the mean of the units' probability vectors; label = its argmax.
@@ -550,7 +551,9 @@ def _read_rows(
     return sorted(rows)
 
 
-_QUOTATION_MARK = re.compile('["\u201c\u201d\u201e\u00ab\u00bb]')  # " “ ” „ « »
+# double quotation marks (" “ ” „ « »), or a single one that opens a quote ('No,' / ‘No,’):
+# after a space or bracket and before a letter, so apostrophes (it's, workers') do not count
+_QUOTATION_MARK = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]|(?:^|[\\s(\\[])['\u2018]\\w")
 _CONTENT_WORD = re.compile(r"\w{3,}")
 
 

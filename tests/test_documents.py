@@ -312,6 +312,23 @@ def test_open_quotes_reads_quoted_sentences_in_closed_windows():
     assert result.label == "denial" and result.top("denial").text == texts[1]
 
 
+def test_open_quotes_knows_a_single_opening_quote_from_an_apostrophe():
+    from stance.documents import DocumentPlan, Span, aggregate
+
+    texts = (
+        "The workers' union met on Monday, and it's still talking.",  # apostrophes only
+        "'No, it has not collapsed,' the mayor said.",  # British single quotes
+        "The workers' union met ... the mayor said.",
+    )
+    units = tuple(Span(t, 0, 1) for t in texts)
+    plan = DocumentPlan("The harbour bridge has collapsed.", units, (0, 1), (2,), ((0, 2),), 2)
+    p = np.array([[np.nan] * 3, [0.03, 0.85, 0.12], [0.02, 0.05, 0.93]])
+    quotes = Aggregation("max", "all", 0.5, sentence_gate=0.1, open_quotes=True)
+    # the apostrophe sentence is never read (its NaN would raise), the quote decides
+    result = aggregate(plan, p, ("support", "denial", "neutral"), quotes)
+    assert result.label == "denial" and result.top("denial").text == texts[1]
+
+
 def test_claim_overlap_needs_a_gate_and_a_share():
     with pytest.raises(ConfigError, match="claim_overlap needs a sentence_gate"):
         Aggregation("max", "all", claim_overlap=0.5)
