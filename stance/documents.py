@@ -3,8 +3,9 @@
 A document (a news article, a long reply) is split into sentences with ``pysbd``
 (character offsets into the original text) and into windows of consecutive sentences
 that fit the model together with the claim. The units an aggregation reads (by default
-the windows, then the sentences of windows that lean to a stance) are scored against the
-claim in batched calls for all documents at once; the scores are then aggregated to one
+the windows, then the sentences of windows that lean to a stance, the sentences that
+quote someone and those that restate the claim) are scored against the claim in batched
+calls for all documents at once; the scores are then aggregated to one
 document label, and the best supporting and denying sentences are returned as evidence
 with their character offsets.
 

@@ -209,13 +209,19 @@ def read_claims(data: Path) -> list[str]:
     return list(claims)
 
 
+def shuffled_clauses(claims: list[str], rng: random.Random) -> list[tuple[str, str]]:
+    """(claim, that-clause) for every claim :func:`as_clause` accepts, in ``rng``'s order."""
+    common = common_words(claims)
+    usable = [(claim, clause) for claim in claims if (clause := as_clause(claim, common))]
+    rng.shuffle(usable)
+    return usable
+
+
 def make_pairs(claims: list[str], per_label: int, seed: int) -> list[dict]:
     """``per_label`` claims, each in a denial, a confirmation and a non-answer: the same
     claim under all three labels, so only the framing tells them apart."""
     rng = random.Random(seed)
-    common = common_words(claims)
-    usable = [(claim, clause) for claim in claims if (clause := as_clause(claim, common))]
-    rng.shuffle(usable)
+    usable = shuffled_clauses(claims, rng)
     rows = []
     for i in range(per_label):
         claim, clause = usable[i % len(usable)]
@@ -249,12 +255,10 @@ def quote_pairs(claims: list[str], n: int, seed: int) -> list[dict]:
     tell apart. The quotes avoid the behavioural suite's replies and the short denial
     that ``eval/bench_documents.py`` plants."""
     rng = random.Random(seed)
-    common = common_words(claims)
-    usable = [claim for claim in claims if as_clause(claim, common)]
-    rng.shuffle(usable)
+    usable = shuffled_clauses(claims, rng)
     rows = []
     for i in range(n):
-        claim = usable[i % len(usable)]
+        claim, _ = usable[i % len(usable)]
         for label, quotes in (
             ("denial", DENIAL_QUOTES),
             ("support", SUPPORT_QUOTES),

@@ -10,12 +10,13 @@ Stage 1 follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
 was default model v1) into ``runs/default``. Stage 2 follows
 ``configs/default_model_stage2.yaml``: one more epoch at a lower learning rate on a
 re-drawn mix, starting from stage 1, into ``runs/default-stage2`` (this was v2). Stage 3
-writes the extra pairs of ``training/augment.py`` to ``runs/data/augment.jsonl`` (if not
-there yet) and trains two short variants from stage 2, one per config in
-``configs/default_model_stage3_*.yaml``, into ``runs/default-stage3/<variant>``. The
-model is the plain average of the weights of stage 2 and the stage-3 variants
-(``runs/default-final``): each variant alone gained on some datasets and lost on others;
-the average kept most gains and lost at most 0.005 on the table (see the model card).
+writes the extra pairs of ``training/augment.py`` to ``runs/data/augment.jsonl`` (again
+whenever the script is newer than the file) and trains two short variants from stage
+2, one per config in ``configs/default_model_stage3_*.yaml``, into
+``runs/default-stage3/<variant>``. The model is the plain average of the weights of
+stage 2 and the stage-3 variants (``runs/default-final``): each variant alone gained on
+some datasets and lost on others; the average kept most gains and lost at most 0.005 on
+the table (see the model card).
 ``--stage1``/``--stage2`` take any saved model directory instead of training those
 stages, for instance v2 written out with ``StanceClassifier.load().save(DIR)`` from a
 checkout that ships v2.
