@@ -121,9 +121,9 @@ def main() -> int:
     clf = StanceClassifier.load(args.model, precision="fp32", max_length=args.max_length)
     model, tokenizer = clf.model.eval(), PairTokenizer(clf.tokenizer, args.max_length)
     encoded = tokenizer.encode(list(pairs["claim"]), list(pairs["response"]))
-    pad_id = clf.tokenizer.pad_token_id or 0
+    pad_id, types = clf._pad_id(), clf._uses_token_types()  # as predict_proba pads
     width = model.config.num_labels
-    example = pad_batch(encoded, list(range(4)), pad_id, with_token_types=True)
+    example = pad_batch(encoded, list(range(4)), pad_id, with_token_types=types)
 
     eager = copy.deepcopy(model)
     eager.set_attn_implementation("eager")
@@ -147,9 +147,9 @@ def main() -> int:
     rows, reference, base_rate = [], None, None
     for name, build, batch_size in backends:
         forward = build()
-        run_sorted_batches(forward, warm, batch_size, pad_id, True, width)  # warm-up, compile
+        run_sorted_batches(forward, warm, batch_size, pad_id, types, width)  # warm-up, compile
         started = time.perf_counter()
-        logits = run_sorted_batches(forward, encoded, batch_size, pad_id, True, width)
+        logits = run_sorted_batches(forward, encoded, batch_size, pad_id, types, width)
         rate = len(encoded) / (time.perf_counter() - started)
         labels = logits.argmax(axis=1)
         if reference is None:
