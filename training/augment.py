@@ -16,9 +16,11 @@ FNC-1 train headlines with background sentences from articles that discuss them
 Articles quote a spokesman's reply without repeating the claim ('"That is not true,"
 police said.'); :func:`quote_pairs` answers claims with such quoted denials,
 confirmations and non-answers, so the model reads the reply rather than its overlap with
-the claim. The output keeps its order: reported speech, background, then the quoted
-replies, each drawn with its own generator, so adding a kind leaves the rows before it
-unchanged.
+the claim. The model also called a reworded claim a denial ("The lender went under"
+against "Silicon Valley Bank collapsed"); :func:`perspective_pairs` pairs Perspectrum's
+human paraphrases as support. The output keeps its order: reported speech, background,
+the quoted replies, then the perspective pairs, each drawn with its own generator, so
+adding a kind leaves the rows before it unchanged.
 
     python training/augment.py                # writes runs/data/augment.jsonl
     python training/augment.py --per-label 2500 --background 3000 --quotes 2000 --out FILE
@@ -359,6 +361,59 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
     return rows
 
 
+def read_perspectives(data: Path) -> pd.DataFrame:
+    """Perspectrum train perspectives with their claim, side and paraphrase cluster."""
+    frame = read_pairs(data, "perspectrum")
+    frame = frame[frame["split"] == "train"].reset_index(drop=True)
+    meta = pd.DataFrame(list(frame["meta"]))
+    return pd.DataFrame(
+        {
+            "claim_id": meta["claim_id"],
+            "cluster": meta["cluster"],
+            "side": frame["label"],
+            "text": frame["response"].str.strip(),
+        }
+    ).drop_duplicates("text")
+
+
+def perspective_pairs(perspectives: pd.DataFrame, n: int, seed: int) -> list[dict]:
+    """``n`` supporting and ``n`` neutral pairs of Perspectrum train perspectives.
+
+    Support: two perspectives of one paraphrase cluster ("The death penalty is a financial
+    burden on the state." / "It's a financial loss to the state enforcing the death
+    penalty."), the rewording the default model called denial ("The lender went under"
+    against "Silicon Valley Bank collapsed"). Neutral: two arguments on the same side of
+    the same debate from different clusters, on topic but neither implying the other.
+    """
+    rng = random.Random(seed)
+    same: list[tuple[str, str]] = []
+    other: list[tuple[str, str]] = []
+    for _, debate in perspectives.groupby("claim_id", sort=True):
+        rows = list(debate.itertuples(index=False))
+        for i, a in enumerate(rows):
+            for b in rows[i + 1 :]:
+                if a.cluster == b.cluster:
+                    same.append((a.text, b.text))
+                elif a.side == b.side:
+                    other.append((a.text, b.text))
+    out: list[dict] = []
+    for label, pool in (("support", same), ("neutral", other)):
+        rng.shuffle(pool)
+        for i, (a, b) in enumerate(pool[:n]):
+            claim, response = (a, b) if rng.random() < 0.5 else (b, a)
+            out.append(
+                {
+                    "claim": claim,
+                    "response": response,
+                    "label": label,
+                    "split": "train",
+                    "id": f"perspective-{i}-{label}",
+                    "meta": {"kind": "perspectives"},
+                }
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(DATA))
@@ -366,12 +421,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-label", type=int, default=2000, help="reported-speech claims")
     parser.add_argument("--background", type=int, default=2500, help="same-topic neutrals")
     parser.add_argument("--quotes", type=int, default=1500, help="claims with quoted replies")
+    parser.add_argument(
+        "--perspectives", type=int, default=2500, help="perspective pairs per label"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = Path(args.data)
     rows = make_pairs(read_claims(data), args.per_label, args.seed)
     rows += background_pairs(read_discuss(data), args.background, args.seed)
     rows += quote_pairs(read_claims(data), args.quotes, args.seed)
+    rows += perspective_pairs(read_perspectives(data), args.perspectives, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
