@@ -61,6 +61,20 @@ WORDS = [
 ]
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def import_script(relative_path: str):
+    """A repository script (``training/...``) imported as a module, by its path."""
+    import importlib.util
+
+    path = REPO / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def build_tiny_model_dir(
     folder: Path,
     labels=("support", "denial", "neutral"),

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
-
-AUGMENT = Path(__file__).resolve().parent.parent / "training" / "augment.py"
+from conftest import import_script
 
 
 @pytest.fixture(scope="module")
 def augment():
-    spec = importlib.util.spec_from_file_location("augment", AUGMENT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script("training/augment.py")
 
 
 def _perspectives() -> pd.DataFrame:

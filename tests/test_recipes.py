@@ -8,26 +8,21 @@ stage, and the exported delta must be taken against the first base, which users 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from conftest import import_script
 from test_training import base_config, synthetic_pairs
 
 from stance import StanceClassifier
 
-RECIPE = Path(__file__).resolve().parent.parent / "training" / "train_default.py"
-
 
 @pytest.fixture(scope="module")
 def recipe():
-    spec = importlib.util.spec_from_file_location("train_default", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script("training/train_default.py")
 
 
 def _write_config(path: Path, config: dict) -> Path:
