@@ -219,6 +219,20 @@ def shuffled_clauses(claims: list[str], rng: random.Random) -> list[tuple[str, s
     return usable
 
 
+def train_pair(
+    claim: str, response: str, label: str, row_id: str, kind: str, **meta: object
+) -> dict:
+    """One output row in the shared data's format; ``meta.kind`` is what configs filter on."""
+    return {
+        "claim": claim,
+        "response": response,
+        "label": label,
+        "split": "train",
+        "id": row_id,
+        "meta": {"kind": kind, **meta},
+    }
+
+
 def make_pairs(claims: list[str], per_label: int, seed: int) -> list[dict]:
     """``per_label`` claims, each in a denial, a confirmation and a non-answer: the same
     claim under all three labels, so only the framing tells them apart."""
@@ -238,14 +252,14 @@ def make_pairs(claims: list[str], per_label: int, seed: int) -> list[dict]:
                 quote=rng.choice(QUOTES),
             )
             rows.append(
-                {
-                    "claim": claim,
-                    "response": response,
-                    "label": label,
-                    "split": "train",
-                    "id": f"reported-{i}-{label}",
-                    "meta": {"kind": "reported", "template": templates.index(template)},
-                }
+                train_pair(
+                    claim,
+                    response,
+                    label,
+                    f"reported-{i}-{label}",
+                    "reported",
+                    template=templates.index(template),
+                )
             )
     return rows
 
@@ -270,16 +284,7 @@ def quote_pairs(claims: list[str], n: int, seed: int) -> list[dict]:
             response = rng.choice(ATTRIBUTIONS).format(
                 q=rng.choice(quotes), S=speaker, s=mid_sentence(speaker)
             )
-            rows.append(
-                {
-                    "claim": claim,
-                    "response": response,
-                    "label": label,
-                    "split": "train",
-                    "id": f"quotes-{i}-{label}",
-                    "meta": {"kind": "quotes"},
-                }
-            )
+            rows.append(train_pair(claim, response, label, f"quotes-{i}-{label}", "quotes"))
     return rows
 
 
@@ -347,14 +352,13 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
         if not candidates:
             continue
         rows.append(
-            {
-                "claim": headline,
-                "response": rng.choice(candidates),
-                "label": "neutral",
-                "split": "train",
-                "id": f"background-{len(rows)}",
-                "meta": {"kind": "background"},
-            }
+            train_pair(
+                headline,
+                rng.choice(candidates),
+                "neutral",
+                f"background-{len(rows)}",
+                "background",
+            )
         )
         if len(rows) == n:
             break
@@ -389,9 +393,9 @@ def perspective_pairs(perspectives: pd.DataFrame, n: int, seed: int) -> list[dic
     same: list[tuple[str, str]] = []
     other: list[tuple[str, str]] = []
     for _, debate in perspectives.groupby("claim_id", sort=True):
-        rows = list(debate.itertuples(index=False))
-        for i, a in enumerate(rows):
-            for b in rows[i + 1 :]:
+        members = list(debate.itertuples(index=False))
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
                 if a.cluster == b.cluster:
                     same.append((a.text, b.text))
                 elif a.side == b.side:
@@ -402,14 +406,7 @@ def perspective_pairs(perspectives: pd.DataFrame, n: int, seed: int) -> list[dic
         for i, (a, b) in enumerate(pool[:n]):
             claim, response = (a, b) if rng.random() < 0.5 else (b, a)
             out.append(
-                {
-                    "claim": claim,
-                    "response": response,
-                    "label": label,
-                    "split": "train",
-                    "id": f"perspective-{i}-{label}",
-                    "meta": {"kind": "perspectives"},
-                }
+                train_pair(claim, response, label, f"perspective-{i}-{label}", "perspectives")
             )
     return out
 
