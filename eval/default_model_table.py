@@ -1,11 +1,20 @@
 """The default model's evaluation table (issue targets), in fp32 and, where the CPU has it, bf16.
 
     python eval/default_model_table.py [--model DIR] [--data ../shared/data] [--out FILE.json]
-        [--precisions fp32,bf16]
+        [--precisions fp32,bf16] [--claim-only-config configs/default_model_stage4_debias.yaml]
 
-Scores the shared evaluation splits and the behavioural suite with the model in each
-precision, prints a Markdown table (metric per dataset, macro-F1 over the labels present
-in the gold data) and the bf16/fp32 label agreement, and writes the numbers as JSON.
+Scores the shared evaluation splits, the behavioural suite and the invariance suite
+(``eval/invariance.py``) with the model in each precision, prints a Markdown table
+(metric per dataset, macro-F1 over the labels present in the gold data, and the largest
+ratio of how often a label is predicted to how often it is gold) and the bf16/fp32 label
+agreement, and writes the numbers as JSON.
+
+Reading the response: a claim-only model (:class:`stance.debias.ClaimOnlyModel`, fitted
+on the claims of the ``--claim-only-config`` training mix) predicts every dataset from the
+claim alone; the table reports its accuracy, how often the model agrees with it, and
+what share of the model's errors are the claim-only model's label ("shortcut errors").
+MNLI-mismatched is scored on the pairs that are not also in TaxiNLI (every default
+model up to v5 trained on TaxiNLI, which holds 40% of MNLI-mismatched).
 By default bf16 runs only on a CPU with AVX-512 BF16 or AMX (elsewhere it is emulated and
 slow); the "met" column reads the precision ``precision="auto"`` picks. Datasets whose
 files are absent are skipped with a note.
@@ -35,8 +44,56 @@ DATASETS = [
     ("ARC test", "arc/pairs.jsonl", "test", "macro_f1", 0.65),
     ("Friends-QIA test", "friends_qia/pairs.jsonl", "test", "macro_f1", 0.70),
     ("Circa test", "circa/pairs.jsonl", "test", "macro_f1", 0.70),
+    ("MNLI-mismatched (not in TaxiNLI)", "mnli_dev/pairs.jsonl", "test", "accuracy", 0.75),
+    ("SciTail test", "scitail/pairs.jsonl", "test", "macro_f1", None),
+    ("FEVER-NLI dev", "fever_nli/pairs.jsonl", "dev", "accuracy", None),
+    ("CAD-NLI test", "cad_nli/pairs.jsonl", "test", "accuracy", None),
 ]
 SUITE = REPO / "eval" / "behavioural" / "suite.jsonl"
+MAX_LABEL_RATIO = 1.5  # issue 18: no label predicted more than 1.5x as often as it is gold
+OFFTOPIC_TARGET = 0.98
+
+
+def label_ratio(gold: list[str], predicted: list[str]) -> float:
+    """The largest (times predicted / times gold) over the labels; inf when a label that is
+    never gold is predicted.
+
+    >>> label_ratio(["a", "a", "b", "b"], ["a", "a", "a", "b"])
+    1.5
+    """
+    gold_counts = pd.Series(gold).value_counts()
+    predicted_counts = pd.Series(predicted).value_counts()
+    ratios = [
+        n / gold_counts[label] if label in gold_counts else float("inf")
+        for label, n in predicted_counts.items()
+    ]
+    return float(max(ratios))
+
+
+def mnli_mismatched_clean(frame: pd.DataFrame, data: Path) -> pd.DataFrame:
+    """MNLI-mismatched without the pairs TaxiNLI also holds (case and spacing ignored)."""
+
+    def keys(f: pd.DataFrame) -> pd.Series:
+        return (f["claim"] + "\t" + f["response"]).str.lower().str.split().str.join(" ")
+
+    taxinli = pd.read_json(data / "taxinli" / "pairs.jsonl", lines=True)
+    return frame[~keys(frame).isin(set(keys(taxinli)))]
+
+
+def claim_only_model(config: str):
+    """The claim-only model fitted on the claims of a training config's mix, or None (with a
+    note) when the mix cannot be read here."""
+    from stance.debias import ClaimOnlyModel
+    from stance.errors import StanceError
+    from stance.training import prepare_data
+    from stance.training_config import TrainConfig
+
+    try:
+        mix = prepare_data(TrainConfig.from_yaml(config)).train
+    except StanceError as exc:
+        print(f"skipped the claim-only model: {exc}", file=sys.stderr)
+        return None
+    return ClaimOnlyModel(("support", "denial", "neutral")).fit(mix["claim"], mix["label"])
 
 
 def score(gold: list[str], predicted: list[str], metric: str) -> float:
@@ -52,6 +109,11 @@ def main() -> int:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--out", default=None)
     parser.add_argument("--precisions", default=None, help="comma-separated: fp32, bf16")
+    parser.add_argument(
+        "--claim-only-config",
+        default=str(REPO / "configs" / "default_model_stage4_debias.yaml"),
+        help="training config whose mix the claim-only model is fitted on",
+    )
     args = parser.parse_args()
     import transformers
 
@@ -74,9 +136,19 @@ def main() -> int:
             print(f"skipped {name}: {path} not found", file=sys.stderr)
             continue
         frame = pd.read_json(path, lines=True)
-        tables.append((name, frame[frame["split"] == split], metric, target))
+        frame = frame[frame["split"] == split]
+        if name.startswith("MNLI-mismatched"):
+            frame = mnli_mismatched_clean(frame, Path(args.data))
+        tables.append((name, frame, metric, target))
     suite = pd.read_json(SUITE, lines=True)
     tables.append(("Behavioural suite", suite, "accuracy", 0.90))
+    sys.path.insert(0, str(REPO / "eval"))
+    import invariance
+
+    invariance_suite = invariance.load_invariance_suite()
+    tables.append(("Invariance suite", invariance_suite, "accuracy", None))
+    claim_only = claim_only_model(args.claim_only_config)
+    shortcut_rows = []
     for name, frame, metric, target in tables:
         pairs = frame[["claim", "response"]]
         values = {}
@@ -87,39 +159,84 @@ def main() -> int:
             seconds = time.perf_counter() - started
             values[precision] = score(frame["label"].tolist(), predictions[precision], metric)
             values[f"{precision}_pairs_per_s"] = len(frame) / seconds
-        met = "yes" if target is not None and values[headline] >= target else "no"
+        gold = frame["label"].tolist()
+        ratio = label_ratio(gold, predictions[headline])
+        met = "-" if target is None else "yes" if values[headline] >= target else "no"
         cells = " | ".join(f"{values[p]:.3f}" for p in precisions)
-        results[name] = {"n": len(frame), "metric": metric, "target": target, **values}
+        results[name] = {
+            "n": len(frame),
+            "metric": metric,
+            "target": target,
+            "max_label_ratio": ratio,
+            "predicted_counts": pd.Series(predictions[headline]).value_counts().to_dict(),
+            "gold_counts": pd.Series(gold).value_counts().to_dict(),
+            **values,
+        }
+        if claim_only is not None:
+            shortcut = np.array(claim_only.predict(frame["claim"].tolist()), dtype=object)
+            mine = np.array(predictions[headline], dtype=object)
+            wrong = mine != np.array(gold, dtype=object)
+            results[name]["claim_only"] = {
+                "accuracy": float(np.mean(shortcut == np.array(gold, dtype=object))),
+                "agreement": float(np.mean(shortcut == mine)),
+                "shortcut_error_share": float(np.mean(shortcut[wrong] == mine[wrong]))
+                if wrong.any()
+                else 0.0,
+            }
+            shortcut_rows.append((name, results[name]["claim_only"]))
         same_cell = ""
         if len(predictions) == 2:
             same = float(np.mean(np.array(predictions["bf16"]) == np.array(predictions["fp32"])))
             agreement.append((len(frame), same))
             results[name]["label_agreement"] = same
             same_cell = f" {same:.4f} |"
+        target_cell = "-" if target is None else f"{target:.2f}"
         rows.append(
-            f"| {name} | {len(frame):,} | {metric} | {cells} | {target:.2f} | {met} |{same_cell}"
+            f"| {name} | {len(frame):,} | {metric} | {cells} | {target_cell} | {met} | "
+            f"{ratio:.2f} |{same_cell}"
         )
-        if name == "Behavioural suite":
+        if name in ("Behavioural suite", "Invariance suite"):
             passed = np.array(predictions[headline]) == frame["label"].to_numpy()
             frame = frame.assign(passed=passed)
             per_capability = frame.groupby("capability")["passed"].mean().sort_values()
             results[name]["per_capability"] = per_capability.round(4).to_dict()
+        if name == "Invariance suite":
+            failed = [{"id": i} for i in frame.loc[~passed, "id"]]
+            results[name]["flip_rate"] = invariance.flip_rate({"failures": failed}, frame)
     both = len(precisions) == 2
     print(
-        f"| dataset | n | metric | {' | '.join(precisions)} | target | met |"
+        f"| dataset | n | metric | {' | '.join(precisions)} | target | met | max label ratio |"
         + (" bf16 = fp32 labels |" if both else "")
     )
-    print("|---|---:|---|" + "---:|" * len(precisions) + "---:|---|" + ("---:|" if both else ""))
+    print(
+        "|---|---:|---|" + "---:|" * len(precisions) + "---:|---|---:|" + ("---:|" if both else "")
+    )
     print("\n".join(rows))
     overall = None
     if both:
         total = sum(n for n, _ in agreement)
         overall = sum(n * a for n, a in agreement) / total
         print(f"\nbf16 vs fp32: {overall:.4%} of {total:,} labels identical")
-    suite_result = results["Behavioural suite"]["per_capability"]
-    print(f"\n| behavioural capability | pass rate ({headline}) |\n|---|---:|")
-    for capability, rate in suite_result.items():
-        print(f"| {capability} | {rate:.2f} |")
+    for suite_name in ("Behavioural suite", "Invariance suite"):
+        print(f"\n| {suite_name.lower()} capability | pass rate ({headline}) |\n|---|---:|")
+        for capability, rate in results[suite_name]["per_capability"].items():
+            print(f"| {capability} | {rate:.3f} |")
+    flips = results["Invariance suite"]["flip_rate"]
+    offtopic = results["Invariance suite"]["per_capability"].get("offtopic", float("nan"))
+    print(
+        f"\noff-topic responses neutral: {offtopic:.3f} (target {OFFTOPIC_TARGET}); label "
+        f"flips with the claim (paraphrase support and negated claim denial): {flips:.3f}"
+    )
+    if shortcut_rows:
+        print(
+            "\n| dataset | claim-only accuracy | agreement with claim-only | "
+            "shortcut share of errors |\n|---|---:|---:|---:|"
+        )
+        for name, row in shortcut_rows:
+            print(
+                f"| {name} | {row['accuracy']:.3f} | {row['agreement']:.3f} | "
+                f"{row['shortcut_error_share']:.3f} |"
+            )
     if args.out:
         Path(args.out).write_text(
             json.dumps(

@@ -169,6 +169,52 @@ def reweight(frame: pd.DataFrame, weight: float, rng: np.random.Generator) -> pd
     return frame.iloc[np.sort(index)]
 
 
+def offtopic_pairs(
+    frame: pd.DataFrame, rows: int, label: str, seed: int = 42, tries: int = 20
+) -> pd.DataFrame:
+    """Pair ``rows`` distinct claims of ``frame`` with responses from another source
+    that share no content word with the claim, all labelled ``label``.
+
+    A response from another dataset is about something else, so it neither supports nor
+    denies the claim; rows whose claim finds no such response in ``tries`` draws are
+    left out. Needs at least two sources.
+
+    >>> frame = pd.DataFrame({"claim": ["Prices rose.", "The team won."],
+    ...     "response": ["Inflation went up.", "They lost."], "label": ["support", "denial"],
+    ...     "source": ["economy", "sport"]})
+    >>> offtopic_pairs(frame, 2, "neutral")[["claim", "response", "label"]].values.tolist()
+    [['Prices rose.', 'They lost.', 'neutral'], ['The team won.', 'Inflation went up.', 'neutral']]
+    """
+    from stance.documents import content_words
+
+    sources = frame["source"].to_numpy()
+    if len(set(sources)) < 2:
+        raise InputDataError(
+            "off-topic pairs take their responses from another source, but the training "
+            f"mix has one source ({sources[0]!r}); add a source or remove `offtopic`"
+        )
+    rng = np.random.default_rng(seed)
+    first = frame.drop_duplicates("claim")
+    chosen = first.iloc[np.sort(rng.permutation(len(first))[:rows])]
+    responses = frame["response"].to_numpy()
+    out = []
+    for claim, source in zip(chosen["claim"], chosen["source"], strict=True):
+        words = content_words(claim)
+        for candidate in rng.integers(0, len(frame), tries):
+            if sources[candidate] != source and not words & content_words(responses[candidate]):
+                out.append((claim, responses[candidate]))
+                break
+    return pd.DataFrame(
+        {
+            "claim": [c for c, _ in out],
+            "response": [r for _, r in out],
+            "label": label,
+            "source": "offtopic",
+        },
+        columns=COLUMNS,
+    )
+
+
 def split_by_claim(
     frame: pd.DataFrame, fraction: float, seed: int = 42
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -28,7 +28,8 @@ import torch
 
 from stance import modeldir
 from stance._version import __version__
-from stance.data import load_source, split_by_claim
+from stance.data import load_source, offtopic_pairs, split_by_claim
+from stance.debias import cross_fit_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype
 from stance.labels import resolve_labels
@@ -50,6 +51,9 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         for s in config.sources
     ]
     train = pd.concat(frames, ignore_index=True)
+    if config.offtopic is not None:
+        extra = offtopic_pairs(train, config.offtopic.rows, config.offtopic.label, config.seed)
+        train = pd.concat([train, extra], ignore_index=True)
     validation = None
     if config.validation.sources:
         validation = pd.concat(
@@ -72,24 +76,82 @@ def prepare_data(config: TrainConfig) -> PreparedData:
 class _PairDataset(torch.utils.data.Dataset):
     """Pre-tokenized pairs for the Trainer (dynamic padding happens in the collator)."""
 
-    def __init__(self, frame: pd.DataFrame, pair_tokenizer: PairTokenizer, labels: tuple[str, ...]):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        pair_tokenizer: PairTokenizer,
+        labels: tuple[str, ...],
+        bias_proba: np.ndarray | None = None,
+    ):
         encoded = pair_tokenizer.encode(frame["claim"].tolist(), frame["response"].tolist())
         index = {label: i for i, label in enumerate(labels)}
         self.input_ids = encoded.input_ids
         self.token_type_ids = encoded.token_type_ids
         self.labels = [index[label] for label in frame["label"]]
         self.truncated = int(encoded.truncated.sum())
+        self.bias_proba = bias_proba
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return {
+        item = {
             "input_ids": self.input_ids[i],
             "token_type_ids": self.token_type_ids[i],
             "attention_mask": [1] * len(self.input_ids[i]),
             "labels": self.labels[i],
         }
+        if self.bias_proba is not None:
+            item["bias_proba"] = self.bias_proba[i]
+        return item
+
+
+class _BiasCollator:
+    """Dynamic padding, with each row's claim-only probabilities carried alongside."""
+
+    def __init__(self, tokenizer: Any):
+        from transformers import DataCollatorWithPadding
+
+        self.pad = DataCollatorWithPadding(tokenizer)
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        bias = [f.pop("bias_proba") for f in features if "bias_proba" in f]
+        batch = self.pad(features)
+        if bias:
+            batch["bias_proba"] = torch.tensor(np.stack(bias), dtype=torch.float32)
+        return batch
+
+
+def _stance_trainer_class() -> type:
+    """The HF ``Trainer`` with the library's loss: class weights and claim-only debiasing."""
+    from transformers import Trainer
+
+    class StanceTrainer(Trainer):
+        loss_is_scaled_for_ga = False  # compute_loss returns a batch mean
+
+        def __init__(self, *args: Any, class_weights: Any = None, debias: Any = None, **kw):
+            super().__init__(*args, **kw)
+            self.class_weights = class_weights
+            self.debias = debias
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = dict(inputs)  # prediction_step reads the labels from it afterwards
+            bias = inputs.pop("bias_proba", None)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+            if bias is not None and self.debias is not None:
+                loss = debiased_loss(self.debias.method, logits, labels, bias, self.class_weights)
+            else:
+                weight = self.class_weights
+                loss = torch.nn.functional.cross_entropy(
+                    logits.float(),
+                    labels,
+                    weight=None if weight is None else weight.to(logits.device),
+                )
+            return (loss, outputs) if return_outputs else loss
+
+    return StanceTrainer
 
 
 def _compute_metrics(eval_prediction: Any) -> dict[str, float]:
@@ -145,16 +207,6 @@ def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
     return model, tokenizer
 
 
-def _class_weight_loss(weights: torch.Tensor):
-    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-        return torch.nn.functional.cross_entropy(
-            logits.float(), labels, weight=weights.to(logits.device)
-        )
-
-    return loss
-
-
 def train(
     config: TrainConfig | str | os.PathLike[str],
     *,
@@ -169,12 +221,7 @@ def train(
     strings applied to a YAML config. ``resume=True`` continues from the last
     checkpoint in ``output_dir/checkpoints``.
     """
-    from transformers import (
-        DataCollatorWithPadding,
-        EarlyStoppingCallback,
-        Trainer,
-        TrainingArguments,
-    )
+    from transformers import EarlyStoppingCallback, TrainingArguments
 
     if not isinstance(config, TrainConfig):
         config = TrainConfig.from_yaml(config, list(overrides))
@@ -197,7 +244,15 @@ def train(
     data = prepare_data(config)
     model, tokenizer = _build_model(config, data.labels)
     pair_tokenizer = PairTokenizer(tokenizer, config.max_length)
-    train_set = _PairDataset(data.train, pair_tokenizer, data.labels)
+    bias_proba = None
+    if config.debias is not None:
+        bias_proba = cross_fit_proba(
+            data.train["claim"].tolist(),
+            data.train["label"].tolist(),
+            data.labels,
+            folds=config.debias.folds,
+        )
+    train_set = _PairDataset(data.train, pair_tokenizer, data.labels, bias_proba)
     eval_set = (
         _PairDataset(data.validation, pair_tokenizer, data.labels)
         if data.validation is not None and len(data.validation)
@@ -242,24 +297,29 @@ def train(
     callbacks = []
     if has_eval and config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    loss = None
+    class_weights = None
     if config.class_weights == "balanced":
         counts = np.bincount(train_set.labels, minlength=len(data.labels)).astype(float)
         weights = counts.sum() / (len(data.labels) * np.maximum(counts, 1))
-        loss = _class_weight_loss(torch.tensor(weights, dtype=torch.float32))
-    trainer = Trainer(
+        class_weights = torch.tensor(weights, dtype=torch.float32)
+    trainer = _stance_trainer_class()(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=_BiasCollator(tokenizer),
         processing_class=tokenizer,
         compute_metrics=_compute_metrics if has_eval else None,
         callbacks=callbacks,
-        compute_loss_func=loss,
+        class_weights=class_weights,
+        debias=config.debias,
     )
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     metrics: dict[str, Any] = {"train": {k: float(v) for k, v in result.metrics.items()}}
+    if bias_proba is not None:
+        gold = np.array([data.labels.index(label) for label in data.train["label"]])
+        # how much a claim-only model could guess: the shortcut the debiasing trained against
+        metrics["claim_only_cross_fit_accuracy"] = float(np.mean(bias_proba.argmax(axis=1) == gold))
     if has_eval:
         metrics["validation"] = {
             k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))
@@ -306,6 +366,17 @@ def _save_output(
         }
         for s in config.sources
     ]
+    if config.offtopic is not None:
+        sources.append(
+            {
+                "name": "offtopic",
+                "path": None,
+                "licence": "pairs of the sources above",
+                "label_map": {},
+                "filter": {},
+                "rows": int((data.train["source"] == "offtopic").sum()),
+            }
+        )
     info = {
         "library": "claimstance",
         "version": __version__,

