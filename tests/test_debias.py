@@ -141,5 +141,7 @@ def test_debiased_training_with_offtopic_pairs_learns_and_records_them(
     provenance = info["provenance"]
     assert 0 <= provenance["metrics"]["claim_only_cross_fit_accuracy"] <= 1
     rows = {s["name"]: s["rows"] for s in provenance["sources"]}
-    assert rows["offtopic"] == 30
-    assert provenance["train_rows"] == 300 + 60 + 30
+    # synthetic claims and responses share filler words: claims with no disjoint response
+    # among 20 draws are left out
+    assert 15 <= rows["offtopic"] <= 30
+    assert provenance["train_rows"] == 300 + 60 + rows["offtopic"]

@@ -100,7 +100,7 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
         Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "final").resolve()
     )
     stage4_rows = {s["name"]: s["rows"] for s in shipped_info["provenance"]["sources"]}
-    assert stage4_rows["offtopic"] == 20
+    assert 0 < stage4_rows["offtopic"] <= 20
 
     # the final model is the average of stage 2 and the two variants, weight by weight
     def weights(folder):

@@ -1,0 +1,84 @@
+"""Score the README's example pairs with the shipped model and write the result into the README.
+
+    python eval/readme_examples.py [--model DIR] [--check]
+
+Scores ``examples/pairs.csv`` (the pairs README command 1 scores) in fp32, writes
+``eval/results/readme_examples.md`` and replaces the table between the
+``<!-- readme-examples:start -->`` and ``<!-- readme-examples:end -->`` markers in
+``README.md``, so the README shows what the model really says. ``--check`` only reports
+whether the README's table is current (exit 1 when it is not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "pairs.csv"
+RESULT = REPO / "eval" / "results" / "readme_examples.md"
+START, END = "<!-- readme-examples:start -->", "<!-- readme-examples:end -->"
+
+
+def examples_table(frame: pd.DataFrame, labels: tuple[str, ...]) -> str:
+    """A Markdown table of scored example rows (label and one probability per label)."""
+    head = "| id | claim | response | label | " + " | ".join(f"p_{x}" for x in labels) + " |"
+    lines = [head, "|---|---|---|---|" + "---:|" * len(labels)]
+    for row in frame.itertuples(index=False):
+        cells = [str(row.id), row.claim, row.response, row.label]
+        cells += [f"{getattr(row, f'p_{x}'):.2f}" for x in labels]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with the part between the markers replaced by ``block``.
+
+    >>> text = f"a\\n{START}\\nold\\n{END}"
+    >>> replace_block(text, "new") == f"a\\n{START}\\nnew\\n{END}"
+    True
+    """
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md lacks the markers {START} and {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{block}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="model directory (default: shipped)")
+    parser.add_argument("--check", action="store_true", help="only check the README")
+    args = parser.parse_args(argv)
+    import transformers
+
+    from stance import StanceClassifier
+
+    transformers.utils.logging.set_verbosity_error()
+    clf = StanceClassifier.load(args.model, precision="fp32")
+    frame = pd.read_csv(EXAMPLES, dtype=str)
+    proba = clf.predict_proba(frame[["claim", "response"]])
+    frame["label"] = [clf.labels[i] for i in proba.argmax(axis=1)]
+    for j, label in enumerate(clf.labels):
+        frame[f"p_{label}"] = proba[:, j]
+    table = examples_table(frame, clf.labels)
+    readme = REPO / "README.md"
+    updated = replace_block(readme.read_text(), table)
+    if args.check:
+        current = updated == readme.read_text()
+        print("README examples are current" if current else "README examples are stale")
+        return 0 if current else 1
+    RESULT.write_text(
+        "# README examples\n\n`python eval/readme_examples.py` (fp32, "
+        f"{args.model or 'the shipped default model'}):\n\n{table}\n"
+    )
+    readme.write_text(updated)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
