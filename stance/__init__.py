@@ -24,6 +24,7 @@ from stance.errors import (
 from stance.labels import DEFAULT_LABELS
 
 if TYPE_CHECKING:
+    from stance.licences import LicenceWarning
     from stance.model import StanceClassifier, TruncationWarning
     from stance.training import train
 
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_LABELS",
     "ConfigError",
     "InputDataError",
+    "LicenceWarning",
     "ModelLoadError",
     "OutputError",
     "StanceClassifier",
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "LicenceWarning": "stance.licences",
     "StanceClassifier": "stance.model",
     "TruncationWarning": "stance.model",
     "train": "stance.training",

@@ -18,6 +18,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stance import modeldir
+from stance import licences, modeldir
 from stance._version import __version__
 from stance.data import load_source, offtopic_pairs, split_by_claim
 from stance.debias import cross_fit_proba, debiased_loss
@@ -325,7 +326,17 @@ def train(
             k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))
         }
     if trainer.is_world_process_zero():
-        _save_output(trainer.model, tokenizer, config, data, metrics, train_set.truncated)
+        sources = _save_output(trainer.model, tokenizer, config, data, metrics, train_set.truncated)
+        restricted = licences.restricted_sources(sources)
+        if restricted:
+            warnings.warn(
+                licences.LicenceWarning(
+                    f"{len(restricted)} training sources have a non-commercial licence or none "
+                    f"stated ({', '.join(restricted)}); the model may carry their terms. The "
+                    f"rows per licence class are in {out / 'README.md'}"
+                ),
+                stacklevel=2,
+            )
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     from stance.model import StanceClassifier
@@ -344,7 +355,8 @@ def _save_output(
     data: PreparedData,
     metrics: dict[str, Any],
     truncated: int,
-) -> None:
+) -> list[dict[str, Any]]:
+    """Write the model directory; return the provenance records of the sources."""
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("model.safetensors", "adapter_model.safetensors", "adapter_config.json"):
@@ -371,7 +383,7 @@ def _save_output(
             {
                 "name": "offtopic",
                 "path": None,
-                "licence": "pairs of the sources above",
+                "licence": "mixed: pairs of the sources above (their terms apply)",
                 "label_map": {},
                 "filter": {},
                 "rows": int((data.train["source"] == "offtopic").sum()),
@@ -402,6 +414,7 @@ def _save_output(
     (out / "training_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     (out / "README.md").write_text(model_card(config, data, metrics, sources))
     shutil.rmtree(out / "runs", ignore_errors=True)
+    return sources
 
 
 def model_card(
@@ -419,6 +432,8 @@ def model_card(
         "",
         f"Labels (column order): {', '.join(data.labels)}. Pairs longer than "
         f"{config.max_length} tokens keep the claim whole and cut the response.",
+        "",
+        "**Licences.** " + licences.summary(sources),
         "",
         "## Training data",
         "",
