@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from stance._version import __version__
 from stance.cli_common import (
@@ -21,6 +22,9 @@ from stance.cli_common import (
     quiet_transformers,
 )
 from stance.errors import StanceError
+
+if TYPE_CHECKING:
+    from stance.scoring import ScoreSummary
 
 EXIT_INTERRUPTED = 130
 
@@ -169,13 +173,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         documents=args.documents,
         aggregation=args.aggregation,
     )
-    new_rows = summary.rows - summary.resumed_rows
-    resumed = f" ({summary.resumed_rows:,} done before resuming)" if summary.resumed_rows else ""
-    print(
-        f"scored {summary.rows:,} rows{resumed} -> {summary.output} "
-        f"({new_rows:,} rows in {summary.seconds:.1f} s, {summary.rows_per_second:,.0f} rows/s)",
-        file=sys.stderr,
-    )
+    print(summary_line(summary), file=sys.stderr)
     if summary.error_rows:
         reasons = ", ".join(f"{r}: {n:,}" for r, n in sorted(summary.errors_by_reason.items()))
         print(
@@ -237,6 +235,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+
+
+def summary_line(summary: ScoreSummary) -> str:
+    """The line ``stance score`` ends with (rows, time, rate)."""
+    new_rows = summary.rows - summary.resumed_rows
+    resumed = f" ({summary.resumed_rows:,} done before resuming)" if summary.resumed_rows else ""
+    rate = summary.rows_per_second
+    rate_text = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2f}"
+    return (
+        f"scored {_count(summary.rows, 'row')}{resumed} -> {summary.output} "
+        f"({_count(new_rows, 'row')} in {summary.seconds:.1f} s, {rate_text} rows/s)"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 row``, ``2,048 rows``.
+
+    >>> _count(1, "row"), _count(2048, "row")
+    ('1 row', '2,048 rows')
+    """
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 if __name__ == "__main__":

@@ -103,6 +103,13 @@ def load_source(
     path = resolve(source.path) if resolve else Path(source.path)
     name = source.display_name()
     where = f"source {name!r} ({path})"
+    if not path.exists():
+        base = f"data_dir ({data_dir})" if data_dir else f"the current folder ({Path.cwd()})"
+        raise InputDataError(
+            f"data file not found: {path} (source {name!r}); its path is relative to "
+            f"{base}. Point the config at your copy with the override data_dir=/path/to/data "
+            "(`stance train CONFIG data_dir=/path/to/data`), or fix the source's path"
+        )
     frame = read_table(path, source.split)
     for key, wanted in source.filter.items():
         values = _column_values(frame, key, where)

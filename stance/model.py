@@ -215,8 +215,9 @@ class StanceClassifier:
         """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path, safe_serialization=True)
-        self.tokenizer.save_pretrained(path)
+        with modeldir.no_progress_bars():
+            self.model.save_pretrained(path, safe_serialization=True)
+            self.tokenizer.save_pretrained(path)
         info = dict(self.info)
         provenance = dict(info.get("provenance") or {})
         provenance.setdefault("saved_at", _dt.datetime.now(_dt.timezone.utc).isoformat())

@@ -148,6 +148,27 @@ def check_weights(folder: Path) -> None:
 
 def load_model_dir(path: str | os.PathLike[str] | None) -> LoadedModel:
     """Load model, tokenizer and stance info from ``path`` (``None``: the default model)."""
+    with no_progress_bars():
+        return _load_model_dir(path)
+
+
+@contextlib.contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """Hide transformers' progress bars ("Loading weights", "Writing model shards") while
+    a library call loads or saves a model, and restore the setting after: a library call
+    prints nothing unless asked."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _load_model_dir(path: str | os.PathLike[str] | None) -> LoadedModel:
     if path is None:
         folder = DEFAULT_MODEL_DIR
         if not (folder / STANCE_CONFIG).is_file():

@@ -137,7 +137,8 @@ def score_frame(
         out[f"{prefix}p_{label}"] = probabilities[:, j]
     out[f"{prefix}error"] = errors
     for column, values in evidence.items():
-        out[column] = values
+        # object dtype: offsets stay ints beside the None of unscored rows (not 54.0 and NaN)
+        out[column] = pd.Series(values, index=out.index, dtype=object)
     return out, truncated
 
 

@@ -48,7 +48,9 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     """Load every source and build the training and validation frames."""
     labels = resolve_labels(config.labels)
     frames = [
-        load_source(s, labels, seed=config.seed, resolve=config.resolve_path)
+        load_source(
+            s, labels, seed=config.seed, data_dir=config.data_dir, resolve=config.resolve_path
+        )
         for s in config.sources
     ]
     train = pd.concat(frames, ignore_index=True)
@@ -59,7 +61,13 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     if config.validation.sources:
         validation = pd.concat(
             [
-                load_source(s, labels, seed=config.seed, resolve=config.resolve_path)
+                load_source(
+                    s,
+                    labels,
+                    seed=config.seed,
+                    data_dir=config.data_dir,
+                    resolve=config.resolve_path,
+                )
                 for s in config.validation.sources
             ],
             ignore_index=True,

@@ -138,6 +138,21 @@ def test_bad_rows_stay_with_an_error_and_no_label(tiny_model_dir, tmp_path, caps
     assert "4 rows could not be scored" in capsys.readouterr().err
 
 
+def test_summary_line_counts_one_row_and_a_slow_rate(tiny_model_dir, tmp_path, capsys):
+    from stance import cli
+    from stance.scoring import ScoreSummary
+
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("claim,response\nprices rose,prices fell\n")
+    assert main(["score", str(source), "-o", str(target), "-m", str(tiny_model_dir), "-q"]) == 0
+    assert f"scored 1 row -> {target} (1 row in " in capsys.readouterr().err
+    slow = cli.summary_line(ScoreSummary(output=target, rows=1, seconds=2.4))
+    assert slow.endswith("(1 row in 2.4 s, 0.42 rows/s)")
+    fast = cli.summary_line(ScoreSummary(output=target, rows=5000, seconds=2.0, resumed_rows=1000))
+    assert "scored 5,000 rows (1,000 done before resuming)" in fast
+    assert fast.endswith("(4,000 rows in 2.0 s, 2,000 rows/s)")
+
+
 def test_missing_column_lists_columns_and_closest_match(tiny_model_dir, tmp_path, capsys):
     source = tmp_path / "in.csv"
     make_pairs(3).rename(columns={"response": "reply"}).to_csv(source, index=False)

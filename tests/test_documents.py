@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -499,6 +500,13 @@ def test_cli_documents_end_to_end(tiny_model_dir, tmp_path, capsys):
         p = out.loc[i, ["p_support", "p_denial", "p_neutral"]].astype(float)
         assert abs(p.sum() - 1) < 1e-6 and p.idxmax() == f"p_{out.loc[i, 'label']}"
     assert out.loc[1, "evidence_denial"] is None or pd.isna(out.loc[1, "evidence_denial"])
+    # JSON values keep their types: offsets are integers beside the error rows' nulls
+    records = [json.loads(line) for line in target.read_text().splitlines()]
+    for record, scored in zip(records, (True, False, True, False), strict=True):
+        for label in ("support", "denial"):
+            for end in ("start", "end"):
+                value = record[f"evidence_{label}_{end}"]
+                assert (type(value) is int) if scored else value is None, (record, value)
 
 
 def test_cli_aggregation_needs_documents(tiny_model_dir, tmp_path, capsys):

@@ -251,3 +251,15 @@ def test_truncation_warning_points_at_the_callers_line(tiny_model_dir, method):
     with pytest.warns(TruncationWarning) as caught:
         getattr(clf, method)([("a claim", "prices rose in the city " * 20)])
     assert caught[0].filename == __file__
+
+
+def test_load_and_save_print_nothing(tiny_model_dir, tmp_path, capfd):
+    from transformers.utils import logging as hf_logging
+
+    clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
+    clf.save(tmp_path / "copy")
+    StanceClassifier.load(tmp_path / "copy", precision="fp32")
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err and "Writing model shards" not in captured.err
+    assert captured.out == ""
+    assert hf_logging.is_progress_bar_enabled()  # the setting is restored afterwards

@@ -228,3 +228,14 @@ def test_torchrun_data_parallel_training(tmp_path, tiny_base_dir):
     held_out = synthetic_pairs(60, seed=3)
     accuracy = np.mean(np.array(clf.predict(held_out[["claim", "response"]])) == held_out["stance"])
     assert accuracy > 0.8
+
+
+def test_missing_data_file_says_how_to_point_data_dir_at_it(tmp_path, tiny_base_dir):
+    config = base_config(tmp_path, tiny_base_dir)
+    config["data_dir"] = str(tmp_path / "elsewhere")
+    config["sources"] = [{"path": "rumoureval2019/pairs.jsonl", "name": "rumours"}]
+    with pytest.raises(InputDataError) as caught:
+        train(TrainConfig.from_dict(config), progress=False)
+    message = str(caught.value)
+    assert "source 'rumours'" in message and f"data_dir ({tmp_path / 'elsewhere'})" in message
+    assert "data_dir=/path/to/data" in message
