@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # behavioural.py beside this file
 
 import behavioural  # noqa: E402
+import invariance  # noqa: E402
 
 METRICS = ("accuracy", "macro_f1", "fnc_score", "rumoureval_macro_f1")
 CI_KEYS = {"accuracy": "accuracy_ci", "macro_f1": "macro_f1_ci"}
@@ -218,6 +219,15 @@ class PairBaseline:
         return out
 
 
+class ClaimOnlyBaseline(PairBaseline):
+    """The same classifier reading the claim alone: how far the claim gives the label away
+    (the hypothesis-only baseline of NLI, Poliak et al. 2018)."""
+
+    @staticmethod
+    def texts(claims: Sequence[str], responses: Sequence[str]) -> list[str]:
+        return list(claims)
+
+
 def train_baselines(
     training_config: str | Path, suite: Any = None, seed: int | None = None
 ) -> tuple[list[PairBaseline], dict[str, Any]]:
@@ -256,6 +266,14 @@ def train_baselines(
         ),
         prepared.labels,
     ).fit(claims, responses, gold)
+    claim_only = ClaimOnlyBaseline(
+        "claim_only",
+        make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), max_features=200_000, sublinear_tf=True),
+            LogisticRegression(max_iter=1000, random_state=seed),
+        ),
+        prepared.labels,
+    ).fit(claims, responses, gold)
     counts = train["label"].value_counts()
     description = {
         "training_config": str(training_config),
@@ -264,7 +282,7 @@ def train_baselines(
         "label_counts": {label: int(counts.get(label, 0)) for label in prepared.labels},
         "sources": sorted(set(train["source"])),
     }
-    return [majority, tfidf], description
+    return [majority, tfidf, claim_only], description
 
 
 # --------------------------------------------------------------------------- running
@@ -323,6 +341,8 @@ def run(
             print(message, file=sys.stderr, flush=True)
 
     suite = behavioural.load_suite(config.behavioural) if config.behavioural else None
+    invariance_suite = invariance.load_invariance_suite() if suite is not None else None
+    invariant: dict[str, Any] = {}
     columns: list[tuple[str, str, Any]] = []  # (name, kind, predictor or loader)
     for spec in config.models:
         columns.append((spec.name, "model", spec))
@@ -370,8 +390,12 @@ def run(
         if suite is not None:
             if behavioural.applies_to(predictor.labels):
                 behaviour[name] = behavioural.score_suite(predictor, suite)
+                invariant[name] = behavioural.score_suite(predictor, invariance_suite)
+                invariant[name]["flip_rate"] = invariance.flip_rate(
+                    invariant[name], invariance_suite
+                )
             else:
-                behaviour[name] = None
+                behaviour[name] = invariant[name] = None
     board = {
         "command": command,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -395,6 +419,7 @@ def run(
             "suite": str(config.behavioural) if config.behavioural else None,
             "results": behaviour,
         },
+        "invariance": invariant,
     }
     return board
 
@@ -427,7 +452,8 @@ def leaderboard_markdown(board: dict[str, Any]) -> str:
         counts = ", ".join(f"{k} {v:,}" for k, v in base["label_counts"].items())
         lines.append(
             f"Baselines (majority class; TF-IDF word 1-2 grams, at most 200k features + "
-            f"logistic regression on `claim [SEP] response`) were trained on the mix of "
+            f"logistic regression on `claim [SEP] response`, and the same on the claim alone, "
+            f"`claim_only`) were trained on the mix of "
             f"`{base['training_config']}`: {base['train_rows']:,} rows ({counts})."
         )
     lines += [
@@ -477,6 +503,25 @@ def leaderboard_markdown(board: dict[str, Any]) -> str:
         ]
         lines += behavioural.pass_rate_table(
             {name: (r if r and "error" not in r else None) for name, r in results.items()}
+        )
+    invariant = board.get("invariance") or {}
+    if invariant:
+        lines += [
+            "",
+            "## Invariance suite (pass rate)",
+            "",
+            "`eval/invariance.py`: held-out claims against responses about other topics "
+            "(offtopic: neutral), and counterfactual items (a claim against its paraphrase, "
+            "its negation and a number change; the negation as the claim against the "
+            "paraphrase). Flip rate: items where both the paraphrase and the negated claim "
+            "are right (the label moves with the claim).",
+            "",
+        ]
+        lines += behavioural.pass_rate_table(invariant)
+        lines.append(
+            "| flip rate | | "
+            + " | ".join("n/a" if not r else f"{r['flip_rate']:.3f}" for r in invariant.values())
+            + " |"
         )
     return "\n".join(lines) + "\n"
 

@@ -177,19 +177,27 @@ def reweight(frame: pd.DataFrame, weight: float, rng: np.random.Generator) -> pd
 
 
 def offtopic_pairs(
-    frame: pd.DataFrame, rows: int, label: str, seed: int = 42, tries: int = 20
+    frame: pd.DataFrame,
+    rows: int,
+    label: str,
+    seed: int = 42,
+    tries: int = 20,
+    min_content_words: int = 5,
 ) -> pd.DataFrame:
     """Pair ``rows`` distinct claims of ``frame`` with responses from another source
     that share no content word with the claim, all labelled ``label``.
 
-    A response from another dataset is about something else, so it neither supports nor
-    denies the claim; rows whose claim finds no such response in ``tries`` draws are
-    left out. Needs at least two sources.
+    A response from another dataset that states something (at least
+    ``min_content_words`` content words) is about something else, so it neither
+    supports nor denies the claim. Short reactions ("Not true.", "Nonsense.") are never
+    drawn: they deny whatever they answer. Rows whose claim finds no such response in
+    ``tries`` draws are left out. Needs at least two sources.
 
     >>> frame = pd.DataFrame({"claim": ["Prices rose.", "The team won."],
     ...     "response": ["Inflation went up.", "They lost."], "label": ["support", "denial"],
     ...     "source": ["economy", "sport"]})
-    >>> offtopic_pairs(frame, 2, "neutral")[["claim", "response", "label"]].values.tolist()
+    >>> pairs = offtopic_pairs(frame, 2, "neutral", min_content_words=1)
+    >>> pairs[["claim", "response", "label"]].values.tolist()
     [['Prices rose.', 'They lost.', 'neutral'], ['The team won.', 'Inflation went up.', 'neutral']]
     """
     from stance.documents import content_words
@@ -204,10 +212,16 @@ def offtopic_pairs(
     first = frame.drop_duplicates("claim")
     chosen = first.iloc[np.sort(rng.permutation(len(first))[:rows])]
     responses = frame["response"].to_numpy()
+    stating = np.flatnonzero([len(content_words(r)) >= min_content_words for r in responses])
+    if not len(stating):
+        raise InputDataError(
+            f"off-topic pairs need responses with at least {min_content_words} content words; "
+            "the training mix has none: lower offtopic.min_content_words"
+        )
     out = []
     for claim, source in zip(chosen["claim"], chosen["source"], strict=True):
         words = content_words(claim)
-        for candidate in rng.integers(0, len(frame), tries):
+        for candidate in rng.choice(stating, tries):
             if sources[candidate] != source and not words & content_words(responses[candidate]):
                 out.append((claim, responses[candidate]))
                 break

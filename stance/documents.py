@@ -332,17 +332,32 @@ def plan_document(
     )
     pieces: list[Span] = []
     lengths: list[int] = []
+    groups: list[int] = []  # runs of sentences not broken by a credit line
+    group = 0
     for sentence, n_tokens in zip(
         sentences, _count_tokens(tokenizer, [s.text for s in sentences]), strict=True
     ):
-        if n_tokens <= budget:
-            pieces.append(sentence)
-            lengths.append(n_tokens)
-        else:
-            for piece, n in _cut_on_tokens(document, sentence, tokenizer, budget):
-                pieces.append(piece)
-                lengths.append(n)
-    ranges = build_windows(lengths, budget, window_overlap)
+        if is_credit_line(sentence.text):
+            group += 1  # not scored, never evidence, and no window spans it
+            continue
+        cut = (
+            [(sentence, n_tokens)]
+            if n_tokens <= budget
+            else _cut_on_tokens(document, sentence, tokenizer, budget)
+        )
+        for piece, n in cut:
+            pieces.append(piece)
+            lengths.append(n)
+            groups.append(group)
+    ranges = []
+    for first in [i for i in range(len(pieces)) if i == 0 or groups[i] != groups[i - 1]]:
+        last = first
+        while last < len(pieces) and groups[last] == groups[first]:
+            last += 1
+        ranges += [
+            (first + i, first + j)
+            for i, j in build_windows(lengths[first:last], budget, window_overlap)
+        ]
     units = list(pieces)
     window_units = []
     for i, j in ranges:
@@ -360,6 +375,39 @@ def plan_document(
         window_sentences=tuple(ranges),
         n_sentences=len(sentences),
     )
+
+
+_CREDIT_LINE = re.compile(
+    r"""^[(\[]?\s*(?:photo|photograph|image|picture|video|graphic|illustration|file\ photo)s?
+        \b[^.!?]{0,80}?\b(?:by|credit|courtesy)\b     # (Photo by Jane Doe / AFP)
+    |^[(\[]?\s*(?:(?:photo|image|picture)\ )?(?:photo|image|picture|credit|caption
+        |pictured)s?\s*:                          # Photo: AFP, Image caption: ...
+    |[/|]\s*(?:AFP|AP|Reuters|EPA|Getty\ Images|Shutterstock|Alamy)\b[^.!?]{0,40}$
+    |\b(?:AFP|Reuters|EPA)\s*/\s*[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,3}\s*\)?$  # REUTERS/Name
+    |^\(?(?:AFP|AP|Reuters|EPA)\s+(?:photo|via\ Getty\ Images)
+    |^by\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}
+        (?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*
+        (?:\s*[,|-]\s*[A-Z][\w.' -]{0,40})?\s*$     # By Jane Doe, Reuters
+    |^\(?(?:reporting|writing|editing|additional\ reporting)\s+by\b  # Reporting by ...
+    |^(?:copyright|\u00a9)                           # (c) 2024 Agency
+    |^follow\s+[\w .'-]{1,60}\s+on\s+twitter\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def is_credit_line(text: str) -> bool:
+    """Whether a sentence is a photo credit, caption label, byline or copyright line:
+    document mode neither scores it nor returns it as evidence.
+
+    >>> is_credit_line("(Photo by Alexander Nemenov / AFP)")
+    True
+    >>> is_credit_line("By Jane Doe and John Smith, Reuters")
+    True
+    >>> is_credit_line("By the end of May the offensive had stalled.")
+    False
+    """
+    return len(text) <= 200 and _CREDIT_LINE.search(text.strip()) is not None
 
 
 def build_windows(

@@ -55,7 +55,13 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     ]
     train = pd.concat(frames, ignore_index=True)
     if config.offtopic is not None:
-        extra = offtopic_pairs(train, config.offtopic.rows, config.offtopic.label, config.seed)
+        extra = offtopic_pairs(
+            train,
+            config.offtopic.rows,
+            config.offtopic.label,
+            config.seed,
+            min_content_words=config.offtopic.min_content_words,
+        )
         train = pd.concat([train, extra], ignore_index=True)
     validation = None
     if config.validation.sources:

@@ -105,12 +105,14 @@ class DebiasSettings:
 @dataclass
 class OfftopicSettings:
     """Add ``rows`` pairs of a training claim with a response from another source that
-    shares no content word with it, labelled ``label``: responses about something else
-    say nothing about the claim, whatever the claim's own wording suggests.
+    shares no content word with it and states something (at least ``min_content_words``
+    content words), labelled ``label``: responses about something else say nothing about
+    the claim, whatever the claim's own wording suggests.
     """
 
     rows: int
     label: str = "neutral"
+    min_content_words: int = 5
 
 
 @dataclass
@@ -195,6 +197,11 @@ class TrainConfig:
                 )
             if self.offtopic.rows < 1:
                 raise ConfigError(f"offtopic.rows must be >= 1, got {self.offtopic.rows}")
+            if self.offtopic.min_content_words < 0:
+                raise ConfigError(
+                    "offtopic.min_content_words must be >= 0, got "
+                    f"{self.offtopic.min_content_words}"
+                )
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         schedulers = ("linear", "cosine", "constant", "constant_with_warmup")

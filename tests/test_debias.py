@@ -88,7 +88,7 @@ def test_offtopic_pairs_come_from_other_sources_and_share_no_content_word():
             "source": ["a", "b", "c"] * 4,
         }
     )
-    pairs = offtopic_pairs(frame, rows=3, label="neutral", seed=1)
+    pairs = offtopic_pairs(frame, rows=3, label="neutral", seed=1, min_content_words=1)
     assert len(pairs) == 3 and set(pairs["label"]) == {"neutral"}
     assert set(pairs["source"]) == {"offtopic"}
     assert pairs["claim"].is_unique
@@ -97,6 +97,23 @@ def test_offtopic_pairs_come_from_other_sources_and_share_no_content_word():
     for claim, response in zip(pairs["claim"], pairs["response"], strict=True):
         assert origin[response] != claim_source[claim]
         assert not content_words(claim) & content_words(response)
+
+
+def test_offtopic_responses_state_something():
+    frame = pd.DataFrame(
+        {
+            "claim": ["The budget passed.", "The river flooded."] * 3,
+            "response": ["Nonsense.", "Not true at all.", "Fake."] * 2,
+            "label": "denial",
+            "source": ["a", "b"] * 3,
+        }
+    )
+    stating = "Engineers finished repairing the northern railway tunnel yesterday evening."
+    frame.loc[5, "response"] = stating
+    pairs = offtopic_pairs(frame, rows=2, label="neutral")
+    assert list(pairs["response"]) == [stating]  # the river claim shares its source
+    with pytest.raises(InputDataError, match="at least 5 content words"):
+        offtopic_pairs(frame.iloc[:5], rows=2, label="neutral")
 
 
 def test_offtopic_pairs_need_two_sources():
@@ -130,7 +147,7 @@ def test_debiased_training_with_offtopic_pairs_learns_and_records_them(
         tmp_path,
         tiny_base_dir,
         debias={"method": method, "folds": 3},
-        offtopic={"rows": 30, "label": "neutral"},
+        offtopic={"rows": 30, "label": "neutral", "min_content_words": 1},
     )
     config["sources"].append({"path": str(second), "label_column": "stance", "name": "second"})
     clf = train(TrainConfig.from_dict(config), progress=False)

@@ -188,6 +188,27 @@ def test_a_sentence_longer_than_the_budget_is_cut_not_dropped(tiny_clf):
     assert not encoded.truncated.any()
 
 
+def test_credit_lines_are_never_scored_and_no_window_spans_them(tiny_clf):
+    claim = "the offensive has failed"
+    credit = "(Photo by Alexander Nemenov / AFP)"
+    byline = "By Jane Doe and John Smith, Reuters"
+    document = f"{byline}\n\n" + long_document().replace(" The ", f" {credit} The ", 1)
+    assert credit in document
+    plan = plan_document(claim, document, tiny_clf.tokenizer, tiny_clf.max_length)
+    credit_start = document.index(credit)
+    for unit in plan.units:
+        assert credit not in unit.text and byline not in unit.text
+        assert not unit.start <= credit_start < unit.end  # no window covers it either
+    without = plan_document(
+        claim,
+        document.replace(credit, "").replace(byline, ""),
+        tiny_clf.tokenizer,
+        tiny_clf.max_length,
+    )
+    assert len(plan.sentence_units) == len(without.sentence_units)
+    assert plan.n_sentences == without.n_sentences + 2  # counted, not scored
+
+
 # ---------------------------------------------------------------- aggregation
 def test_planted_denial_is_found_in_a_long_neutral_document(tiny_clf, monkeypatch):
     fake = fake_proba()

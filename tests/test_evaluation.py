@@ -453,7 +453,7 @@ def test_suite_runner_writes_a_full_leaderboard(eval_scripts, tiny_model_dir, tm
     assert run_suite.main([str(config), "--out", str(out), "-q"]) == 0
     board = json.loads((out / "leaderboard.json").read_text())
     columns = [c["name"] for c in board["columns"]]
-    assert columns == ["tiny", "majority", "tfidf_logreg"]
+    assert columns == ["tiny", "majority", "tfidf_logreg", "claim_only"]
     assert set(board["cells"]) == {"one-test", "two"}
     for dataset, row in board["cells"].items():
         assert set(row) == set(columns)
@@ -482,6 +482,13 @@ def test_suite_runner_writes_a_full_leaderboard(eval_scripts, tiny_model_dir, tm
     assert "| **overall** | 4 |" in markdown
     assert f"tiny = `{tiny_model_dir}` (temperature 1)" in markdown
     assert "error" not in markdown
+    # the invariance suite is scored for every column; the majority class (denial) never
+    # passes the off-topic pairs, which are all neutral
+    invariant = board["invariance"]
+    assert set(invariant) == set(columns)
+    assert invariant["majority"]["per_capability"]["offtopic"]["pass_rate"] == 0.0
+    assert 0.0 <= invariant["tiny"]["flip_rate"] <= 1.0
+    assert "## Invariance suite (pass rate)" in markdown and "| flip rate | |" in markdown
     failures_md = (out / "behavioural.md").read_text()
     for name in columns:
         assert f"## {name}" in failures_md

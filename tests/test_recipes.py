@@ -69,7 +69,7 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
         **stage2,
         "seed": 3,
         "debias": {"method": "reweight", "folds": 3},
-        "offtopic": {"rows": 20, "label": "neutral"},
+        "offtopic": {"rows": 20, "label": "neutral", "min_content_words": 1},
         "sources": [*stage2["sources"], {"path": str(extra), "label_column": "stance"}],
     }
     args = [

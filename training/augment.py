@@ -411,6 +411,142 @@ def perspective_pairs(perspectives: pd.DataFrame, n: int, seed: int) -> list[dic
     return out
 
 
+#: NLI training splits whose hypotheses (the claims) get a negated twin
+NEGATION_SOURCES = [
+    ("snli_esnli", "dev"),
+    ("mnli_dev", "train"),
+    ("cad_nli", "train"),
+    ("sick", "train"),
+]
+_AUXILIARY = re.compile(
+    r"\b(?:is|are|was|were|will|can|could|would|should|may|might|must)\b"
+    r"|\b(?:has|have|had)\b(?=\s+(?:been|\w+ed|\w+en)\b)",
+    re.IGNORECASE,
+)
+_NEGATED_AUXILIARY = re.compile(
+    r"\b(is|are|was|were|will|can|could|would|should|may|might|must|has|have|had|does|do|did)"
+    r" not\b",
+    re.IGNORECASE,
+)
+_ANY_NEGATION = re.compile(
+    r"\b(?:not|no|never|nobody|nothing|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE
+)
+_SUBORDINATE = re.compile(
+    r"\b(?:who|which|that|when|if|because|while|although|whether)\b", re.IGNORECASE
+)
+FLIPPED = {"support": "denial", "denial": "support", "neutral": "neutral"}
+
+
+def flip_negation(sentence: str, max_words_before: int = 8) -> str | None:
+    """The sentence with the auxiliary of its main clause negated ("is" -> "is not"), or
+    with that one negation removed ("was not" -> "was"); ``None`` where neither is safe
+    (no auxiliary near the start, a subordinate clause before it, other negations).
+
+    >>> flip_negation("A man is playing a guitar.")
+    'A man is not playing a guitar.'
+    >>> flip_negation("The bridge was not closed in 2019.")
+    'The bridge was closed in 2019.'
+    >>> flip_negation("The man who is running is tired.") is None
+    True
+    """
+    negations = _ANY_NEGATION.findall(sentence)
+    if len(negations) > 1:
+        return None
+    match = _NEGATED_AUXILIARY.search(sentence) if negations else _AUXILIARY.search(sentence)
+    if match is None or (negations and negations[0].lower() != "not"):
+        return None
+    before = sentence[: match.start()]
+    if len(before.split()) > max_words_before or _SUBORDINATE.search(before):
+        return None
+    if negations:
+        return sentence[: match.end(1)] + sentence[match.end() :]
+    return sentence[: match.end()] + " not" + sentence[match.end() :]
+
+
+def negated_claim_pairs(data: Path, n: int, seed: int) -> list[dict]:
+    """NLI training pairs with the claim (hypothesis) negated or un-negated and the label
+    flipped by logic: what entails C contradicts not-C, what contradicts C entails not-C,
+    what is neutral to C is neutral to not-C. ``n`` pairs, a third per label.
+
+    NLI hypotheses with "not" are mostly contradictions, so a model learns to call a
+    negated claim denied whatever the response says; these pairs put negated claims in
+    every class, each next to its un-negated original with the opposite label.
+    """
+    rng = random.Random(seed)
+    by_label: dict[str, list[dict]] = {"support": [], "denial": [], "neutral": []}
+    for name, split in NEGATION_SOURCES:
+        frame = read_pairs(data, name)
+        frame = frame[frame["split"] == split]
+        for claim, response, label in zip(
+            frame["claim"], frame["response"], frame["label"], strict=True
+        ):
+            flipped = flip_negation(claim)
+            if flipped is not None:
+                by_label[FLIPPED[label]].append(
+                    {"claim": flipped, "response": response, "from": name}
+                )
+    out = []
+    for label, rows in by_label.items():
+        rng.shuffle(rows)
+        for i, row in enumerate(rows[: n // 3]):
+            out.append(
+                train_pair(
+                    row["claim"],
+                    row["response"],
+                    label,
+                    f"negated-{label}-{i}",
+                    "negated_claims",
+                    source=row["from"],
+                )
+            )
+    return out
+
+
+_NUMBER = re.compile(r"(?<![\w.,-])(\d{1,3}(?:,\d{3})+|\d+)(?![\w.,-]?\d)(?!-)")
+_MONTH = re.compile(
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+$"
+)
+
+
+def change_number(sentence: str, rng: random.Random) -> str | None:
+    """The sentence with its first number replaced by a clearly different one, or None.
+
+    >>> change_number("Twelve people died, police said 12 were hurt.", random.Random(0))
+    'Twelve people died, police said 36 were hurt.'
+    """
+    match = _NUMBER.search(sentence)
+    if match is None:
+        return None
+    value = int(match.group(1).replace(",", ""))
+    if _MONTH.search(sentence[: match.start(1)]) and value <= 31:  # a day of the month
+        new = value + rng.choice([-3, -2, 2, 3]) if 4 <= value <= 26 else value % 26 + 2
+        text = str(new)
+    elif 1900 <= value <= 2100:  # a year: move it by a few years
+        new = value + rng.choice([-3, -2, -1, 1, 2, 3])
+        text = str(new)
+    else:
+        new = max(1, round(value * rng.choice([0.25, 0.4, 2.5, 3, 4]))) if value > 1 else 7
+        if new == value:
+            new = value + 5
+        text = f"{new:,}" if "," in match.group(1) else str(new)
+    return sentence[: match.start(1)] + text + sentence[match.end(1) :]
+
+
+def number_pairs(claims: list[str], n: int, seed: int) -> list[dict]:
+    """``n`` claims that hold a number, each against itself with the number changed
+    (denial): the same sentence with another count, date or amount cannot also be true."""
+    rng = random.Random(seed)
+    usable = [c for c in claims if _NUMBER.search(c)]
+    rng.shuffle(usable)
+    out = []
+    for i, claim in enumerate(usable[:n]):
+        changed = change_number(claim, rng)
+        if changed is not None and changed != claim:
+            out.append(train_pair(claim, changed, "denial", f"number-{i}", "number_change"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(DATA))
@@ -421,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--perspectives", type=int, default=2500, help="perspective pairs per label"
     )
+    parser.add_argument(
+        "--negated", type=int, default=4500, help="NLI pairs with a negated claim (v6)"
+    )
+    parser.add_argument("--numbers", type=int, default=1000, help="number-change pairs (v6)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = Path(args.data)
@@ -429,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += background_pairs(read_discuss(data), args.background, args.seed)
     rows += quote_pairs(claims, args.quotes, args.seed)
     rows += perspective_pairs(read_perspectives(data), args.perspectives, args.seed)
+    rows += negated_claim_pairs(data, args.negated, args.seed)
+    rows += number_pairs(claims, args.numbers, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
