@@ -56,3 +56,61 @@ def test_perspective_pairs_draw_at_most_n_per_label_and_repeat_with_the_seed(aug
     rows = augment.perspective_pairs(frame, n=1, seed=3)
     assert [r["label"] for r in rows] == ["support", "neutral"]
     assert rows == augment.perspective_pairs(frame, n=1, seed=3)
+
+
+@pytest.mark.parametrize(
+    "sentence, flipped",
+    [
+        ("A man is playing a guitar.", "A man is not playing a guitar."),
+        ("The bridge was not closed in 2019.", "The bridge was closed in 2019."),
+        ("The council has approved the budget.", "The council has not approved the budget."),
+        ("Two dogs run in a field.", None),  # no auxiliary to negate
+        ("The man who is running is tired.", None),  # the auxiliary is in a relative clause
+        ("Nobody is not happy.", None),  # two negations
+        ("No children are playing.", None),  # a negation that is not "aux not"
+    ],
+)
+def test_flip_negation(augment, sentence, flipped):
+    assert augment.flip_negation(sentence) == flipped
+
+
+def test_negated_claim_pairs_flip_the_label_by_logic(augment, tmp_path):
+    rows = [
+        ("A man is sleeping.", "A man sleeps on a couch.", "support"),
+        ("A woman is singing.", "A woman sits in silence.", "denial"),
+        ("A child is happy.", "A child holds a balloon.", "neutral"),
+        ("Dogs run.", "Two dogs run.", "support"),  # no auxiliary: skipped
+    ]
+    for name, split in augment.NEGATION_SOURCES:
+        folder = tmp_path / name
+        folder.mkdir()
+        frame = pd.DataFrame(rows, columns=["claim", "response", "label"]).assign(split=split)
+        frame.to_json(folder / "pairs.jsonl", orient="records", lines=True)
+    pairs = augment.negated_claim_pairs(tmp_path, n=30, seed=0)
+    got = {(p["claim"], p["response"], p["label"]) for p in pairs}
+    assert got == {
+        ("A man is not sleeping.", "A man sleeps on a couch.", "denial"),
+        ("A woman is not singing.", "A woman sits in silence.", "support"),
+        ("A child is not happy.", "A child holds a balloon.", "neutral"),
+    }
+    assert {p["meta"]["kind"] for p in pairs} == {"negated_claims"}
+
+
+def test_number_pairs_change_the_number_and_deny(augment):
+    import random
+
+    claims = [
+        "Twelve people died.",
+        "The flood killed 12 people in 2019.",
+        "Sales hit 1,200 units.",
+    ]
+    pairs = augment.number_pairs(claims, n=10, seed=0)
+    assert len(pairs) == 2 and {p["label"] for p in pairs} == {"denial"}
+    for p in pairs:
+        assert p["claim"] != p["response"]
+        assert p["claim"].split()[0] == p["response"].split()[0]
+    rng = random.Random(0)
+    assert augment.change_number("The treaty was signed on May 8, 1969.", rng).startswith(
+        "The treaty was signed on May "
+    )
+    assert augment.change_number("Covid-19 cases rose.", rng) is None  # part of a name
