@@ -142,12 +142,13 @@ def _stance_trainer_class() -> type:
     from transformers import Trainer
 
     class StanceTrainer(Trainer):
-        loss_is_scaled_for_ga = False  # compute_loss returns a batch mean
-
         def __init__(self, *args: Any, class_weights: Any = None, debias: Any = None, **kw):
             super().__init__(*args, **kw)
             self.class_weights = class_weights
             self.debias = debias
+            # compute_loss returns a batch mean: the Trainer divides it by the number of
+            # gradient-accumulation steps itself (transformers' documented switch)
+            self.model_accepts_loss_kwargs = False
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)  # prediction_step reads the labels from it afterwards

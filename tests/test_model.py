@@ -256,6 +256,7 @@ def test_truncation_warning_points_at_the_callers_line(tiny_model_dir, method):
 def test_load_and_save_print_nothing(tiny_model_dir, tmp_path, capfd):
     from transformers.utils import logging as hf_logging
 
+    hf_logging.enable_progress_bar()  # as in a fresh process
     clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
     clf.save(tmp_path / "copy")
     StanceClassifier.load(tmp_path / "copy", precision="fp32")
