@@ -258,22 +258,17 @@ def train_baselines(
     # "prior": predicts the most frequent training label, probabilities = label shares
     majority = PairBaseline("majority", DummyClassifier(strategy="prior"), prepared.labels)
     majority.fit(claims, responses, gold)
-    tfidf = PairBaseline(
-        "tfidf_logreg",
-        make_pipeline(
+
+    def tfidf_logreg() -> Any:
+        return make_pipeline(
             TfidfVectorizer(ngram_range=(1, 2), max_features=200_000, sublinear_tf=True),
             LogisticRegression(max_iter=1000, random_state=seed),
-        ),
-        prepared.labels,
-    ).fit(claims, responses, gold)
-    claim_only = ClaimOnlyBaseline(
-        "claim_only",
-        make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), max_features=200_000, sublinear_tf=True),
-            LogisticRegression(max_iter=1000, random_state=seed),
-        ),
-        prepared.labels,
-    ).fit(claims, responses, gold)
+        )
+
+    tfidf = PairBaseline("tfidf_logreg", tfidf_logreg(), prepared.labels)
+    tfidf.fit(claims, responses, gold)
+    claim_only = ClaimOnlyBaseline("claim_only", tfidf_logreg(), prepared.labels)
+    claim_only.fit(claims, responses, gold)
     counts = train["label"].value_counts()
     description = {
         "training_config": str(training_config),

@@ -181,20 +181,11 @@ class TrainConfig:
         if self.debias is not None:
             from stance.debias import METHODS
 
-            if self.debias.method not in METHODS:
-                raise ConfigError(
-                    f"debias.method must be one of {METHODS}, got {self.debias.method!r}."
-                    f"{did_you_mean(self.debias.method, METHODS)}"
-                )
+            _check_choice("debias.method", self.debias.method, METHODS)
             if self.debias.folds < 2:
                 raise ConfigError(f"debias.folds must be >= 2, got {self.debias.folds}")
         if self.offtopic is not None:
-            labels = resolve_labels(self.labels)
-            if self.offtopic.label not in labels:
-                raise ConfigError(
-                    f"offtopic.label must be one of the model's labels {list(labels)}, got "
-                    f"{self.offtopic.label!r}.{did_you_mean(self.offtopic.label, labels)}"
-                )
+            _check_choice("offtopic.label", self.offtopic.label, resolve_labels(self.labels))
             if self.offtopic.rows < 1:
                 raise ConfigError(f"offtopic.rows must be >= 1, got {self.offtopic.rows}")
             if self.offtopic.min_content_words < 0:
@@ -205,11 +196,7 @@ class TrainConfig:
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         schedulers = ("linear", "cosine", "constant", "constant_with_warmup")
-        if self.lr_scheduler not in schedulers:
-            raise ConfigError(
-                f"lr_scheduler must be one of {schedulers}, got {self.lr_scheduler!r}."
-                f"{did_you_mean(self.lr_scheduler, schedulers)}"
-            )
+        _check_choice("lr_scheduler", self.lr_scheduler, schedulers)
         for source in [*self.sources, *self.validation.sources]:
             if source.weight <= 0:
                 raise ConfigError(f"source {source.path}: weight must be > 0, got {source.weight}")
@@ -244,6 +231,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise the uniform "must be one of" error, with a "did you mean" when one is close."""
+    if value not in choices:
+        raise ConfigError(
+            f"{key} must be one of {choices}, got {value!r}.{did_you_mean(value, choices)}"
+        )
 
 
 def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
