@@ -481,10 +481,16 @@ def test_default_model_finds_a_quoted_denial():
     assert top.text == denial and document[top.start : top.end] == denial
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="default model v6 calls this background denial (0.49 against neutral 0.35; its "
+    "strongest sentence 'The Riverside bridge was built in 1932 ...' at denial 0.52): a "
+    "known regression from v5, listed in the model card",
+)
 def test_default_model_calls_background_about_the_claim_neutral():
     """The same 40 sentences without the denial. v5 says neutral 0.47 against denial 0.33
     (v4: 0.42 against 0.38); v3 said denial (0.42 against 0.38) and v2 neutral (0.45
-    against 0.36), so this test was an expected failure for v3."""
+    against 0.36), so this test was an expected failure for v3, and is again for v6."""
     from stance import StanceClassifier
 
     clf = StanceClassifier.load()
