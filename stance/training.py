@@ -47,13 +47,13 @@ class PreparedData:
 def prepare_data(config: TrainConfig) -> PreparedData:
     """Load every source and build the training and validation frames."""
     labels = resolve_labels(config.labels)
-    frames = [
-        load_source(
-            s, labels, seed=config.seed, data_dir=config.data_dir, resolve=config.resolve_path
+
+    def load(source: Any) -> pd.DataFrame:
+        return load_source(
+            source, labels, seed=config.seed, data_dir=config.data_dir, resolve=config.resolve_path
         )
-        for s in config.sources
-    ]
-    train = pd.concat(frames, ignore_index=True)
+
+    train = pd.concat([load(s) for s in config.sources], ignore_index=True)
     if config.offtopic is not None:
         extra = offtopic_pairs(
             train,
@@ -65,19 +65,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         train = pd.concat([train, extra], ignore_index=True)
     validation = None
     if config.validation.sources:
-        validation = pd.concat(
-            [
-                load_source(
-                    s,
-                    labels,
-                    seed=config.seed,
-                    data_dir=config.data_dir,
-                    resolve=config.resolve_path,
-                )
-                for s in config.validation.sources
-            ],
-            ignore_index=True,
-        )
+        validation = pd.concat([load(s) for s in config.validation.sources], ignore_index=True)
     elif config.validation.fraction:
         train, validation = split_by_claim(train, config.validation.fraction, config.seed)
     cap = config.validation.max_rows
