@@ -114,13 +114,13 @@ def load_invariance_suite(
     return pd.concat(frames, ignore_index=True)[list(behavioural.COLUMNS)]
 
 
-def flip_rate(result: dict, frame: pd.DataFrame) -> float:
+def flip_rate(failed_ids: set[str], frame: pd.DataFrame) -> float:
     """Share of counterfactual items where both the paraphrase (support) and the flipped
     claim (denial) are right: the label moved with the claim, the response unchanged."""
-    failed = {f["id"] for f in result["failures"]}
     ids = frame.loc[frame["capability"] == "cf_paraphrase", "id"].str.removesuffix("-cf_paraphrase")
     moved = [
-        f"{i}-cf_paraphrase" not in failed and f"{i}-cf_negated_claim" not in failed for i in ids
+        f"{i}-cf_paraphrase" not in failed_ids and f"{i}-cf_negated_claim" not in failed_ids
+        for i in ids
     ]
     return float(np.mean(moved)) if moved else float("nan")
 
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.model or "default"
     table = "\n".join(behavioural.pass_rate_table({name: result}))
     table += "\n\nlabel flips with the claim (paraphrase support, negated claim denial): "
-    table += f"{flip_rate(result, frame):.3f}"
+    table += f"{flip_rate({f['id'] for f in result['failures']}, frame):.3f}"
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n\n" + behavioural.failures_markdown({name: result}))

@@ -39,29 +39,12 @@ VERSIONS = {
 
 
 def stage_sources(config_path: str) -> list[dict]:
-    """``{name, licence, rows}`` per source of one config's training mix."""
-    from stance.training import prepare_data
+    """The provenance records (name, licence, rows, ...) of one config's training mix."""
+    from stance.training import prepare_data, source_records
     from stance.training_config import TrainConfig
 
     config = TrainConfig.from_yaml(REPO / config_path)
-    counts = prepare_data(config).train["source"].value_counts()
-    records = [
-        {
-            "name": s.display_name(),
-            "licence": s.licence,
-            "rows": int(counts.get(s.display_name(), 0)),
-        }
-        for s in config.sources
-    ]
-    if "offtopic" in counts:
-        records.append(
-            {
-                "name": "offtopic",
-                "licence": "mixed: pairs of the sources above",
-                "rows": int(counts["offtopic"]),
-            }
-        )
-    return records
+    return source_records(config, prepare_data(config).train)
 
 
 def main(argv: list[str] | None = None) -> int:

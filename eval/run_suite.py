@@ -387,7 +387,7 @@ def run(
                 behaviour[name] = behavioural.score_suite(predictor, suite)
                 invariant[name] = behavioural.score_suite(predictor, invariance_suite)
                 invariant[name]["flip_rate"] = invariance.flip_rate(
-                    invariant[name], invariance_suite
+                    {f["id"] for f in invariant[name]["failures"]}, invariance_suite
                 )
             else:
                 behaviour[name] = invariant[name] = None

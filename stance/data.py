@@ -212,7 +212,8 @@ def offtopic_pairs(
     first = frame.drop_duplicates("claim")
     chosen = first.iloc[np.sort(rng.permutation(len(first))[:rows])]
     responses = frame["response"].to_numpy()
-    stating = np.flatnonzero([len(content_words(r)) >= min_content_words for r in responses])
+    response_words = [content_words(r) for r in responses]
+    stating = np.flatnonzero([len(words) >= min_content_words for words in response_words])
     if not len(stating):
         raise InputDataError(
             f"off-topic pairs need responses with at least {min_content_words} content words; "
@@ -222,7 +223,7 @@ def offtopic_pairs(
     for claim, source in zip(chosen["claim"], chosen["source"], strict=True):
         words = content_words(claim)
         for candidate in rng.choice(stating, tries):
-            if sources[candidate] != source and not words & content_words(responses[candidate]):
+            if sources[candidate] != source and not words & response_words[candidate]:
                 out.append((claim, responses[candidate]))
                 break
     return pd.DataFrame(

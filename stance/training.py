@@ -351,6 +351,34 @@ def _has_checkpoint(folder: Path) -> bool:
     return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
 
 
+def source_records(config: TrainConfig, train: pd.DataFrame) -> list[dict[str, Any]]:
+    """Provenance of each training source (name, path, licence, mapping, filter, rows drawn
+    in ``train``), with the off-topic pairs as a source of their own."""
+    records = [
+        {
+            "name": s.display_name(),
+            "path": s.path,
+            "licence": s.licence,
+            "label_map": s.label_map,
+            "filter": s.filter,
+            "rows": int((train["source"] == s.display_name()).sum()),
+        }
+        for s in config.sources
+    ]
+    if config.offtopic is not None:
+        records.append(
+            {
+                "name": "offtopic",
+                "path": None,
+                "licence": "mixed: pairs of the sources above (their terms apply)",
+                "label_map": {},
+                "filter": {},
+                "rows": int((train["source"] == "offtopic").sum()),
+            }
+        )
+    return records
+
+
 def _save_output(
     model: Any,
     tokenizer: Any,
@@ -370,28 +398,7 @@ def _save_output(
     if is_adapter:
         # The adapter's config.json is not written by peft; keep labels in stance_config.
         (out / "config.json").unlink(missing_ok=True)
-    sources = [
-        {
-            "name": s.display_name(),
-            "path": s.path,
-            "licence": s.licence,
-            "label_map": s.label_map,
-            "filter": s.filter,
-            "rows": int((data.train["source"] == s.display_name()).sum()),
-        }
-        for s in config.sources
-    ]
-    if config.offtopic is not None:
-        sources.append(
-            {
-                "name": "offtopic",
-                "path": None,
-                "licence": "mixed: pairs of the sources above (their terms apply)",
-                "label_map": {},
-                "filter": {},
-                "rows": int((data.train["source"] == "offtopic").sum()),
-            }
-        )
+    sources = source_records(config, data.train)
     info = {
         "library": "claimstance",
         "version": __version__,
