@@ -22,9 +22,9 @@ import pytest
 import torch
 
 from stance import StanceClassifier, scoring
-from stance import io as stance_io
 from stance.cli import main
 from stance.errors import OutputError
+from stance.io import writer as stance_io
 
 WORDS = "the offensive has failed no it does not prices rose fell city minister denied".split()
 KILLS = 6  # kill attempts (each costs a process start, ~4 s here)

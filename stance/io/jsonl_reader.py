@@ -1,0 +1,97 @@
+"""The JSON lines reader: one JSON object per line, values keep their JSON types."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stance.errors import InputDataError
+from stance.io.encoding import _encoding_error, _reading
+from stance.io.files import _open_binary
+
+_BOM = b"\xef\xbb\xbf"
+_JSON_SPACE = " \t\r\n"  # the whitespace JSON allows around a value
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for every non-blank line of a JSONL file."""
+    with _open_binary(path) as f:
+        offset = 0  # byte offset of the current line
+        for number, raw in enumerate(f, 1):
+            start = offset
+            offset += len(raw)
+            if number == 1 and raw.startswith(_BOM):
+                raw, start = raw[len(_BOM) :], start + len(_BOM)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start : exc.end]
+                raise _encoding_error(path, (start + exc.start, number, bad)) from None
+            if not text.strip(_JSON_SPACE):
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputDataError(
+                    f"{path} line {number}: invalid JSON ({exc.msg} at column {exc.colno}); "
+                    "expected one complete JSON object per line, like "
+                    '{"claim": "...", "response": "..."}. Fix or remove that line.'
+                ) from None
+            except RecursionError:
+                raise InputDataError(
+                    f"{path} line {number}: the JSON is nested too deeply to read; "
+                    "flatten that line's object."
+                ) from None
+            if not isinstance(record, dict):
+                raise InputDataError(
+                    f"{path} line {number}: expected a JSON object like "
+                    f'{{"claim": "...", "response": "..."}}, got {_json_kind(record)}. '
+                    "Write one object per line (a file holding a JSON array can be "
+                    "converted with jq -c '.[]')."
+                )
+            yield number, record
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"
+
+
+def _jsonl_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
+    columns: list[str] = []
+    known: set[str] = set()
+    position = 0
+    records: list[dict[str, Any]] = []
+    with _reading(path):
+        for _, record in _jsonl_records(path):
+            if len(record) != len(known) or not known.issuperset(record):
+                for key in record:
+                    if key not in known:
+                        known.add(key)
+                        columns.append(key)
+            position += 1
+            if position <= skip_rows:
+                continue
+            records.append(record)
+            if len(records) == batch_size:
+                yield _object_frame(columns, records, position - len(records))
+                records = []
+        if records:
+            yield _object_frame(columns, records, position - len(records))
+
+
+def _object_frame(columns: list[str], records: list[dict[str, Any]], start: int) -> pd.DataFrame:
+    data = {name: [record.get(name) for record in records] for name in columns}
+    index = pd.RangeIndex(start, start + len(records))
+    return pd.DataFrame(data, index=index, columns=list(columns), dtype=object)
