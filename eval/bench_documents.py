@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stance import StanceClassifier
+from stance import StanceClassifier, metrics
 from stance.documents import AGGREGATIONS as PRESETS
 from stance.documents import (
     DEFAULT_AGGREGATION,
@@ -81,23 +81,16 @@ AGGREGATIONS = {
 }
 
 
-def macro_f1(gold: list[str], pred: list[str]) -> float:
-    """Macro-F1 over the three labels.
+def scores(gold: list[str], pred: list[str]) -> tuple[float, float]:
+    """Macro-F1 over the three labels and accuracy.
 
-    >>> macro_f1(["support", "denial", "neutral"], ["support", "denial", "neutral"])
-    1.0
+    >>> scores(["support", "denial", "neutral"], ["support", "denial", "denial"])
+    (0.5555555555555555, 0.6666666666666666)
     """
-    scores = []
-    for label in LABELS:
-        tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))
-        fp = sum(g != label and p == label for g, p in zip(gold, pred, strict=True))
-        fn = sum(g == label and p != label for g, p in zip(gold, pred, strict=True))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return float(np.mean(scores))
-
-
-def accuracy(gold: list[str], pred: list[str]) -> float:
-    return float(np.mean([g == p for g, p in zip(gold, pred, strict=True)]))
+    gold_array, pred_array = np.asarray(gold), np.asarray(pred)
+    return metrics.macro_f1(gold_array, pred_array, labels=LABELS), metrics.accuracy(
+        gold_array, pred_array
+    )
 
 
 def sample(per_label: int, seed: int) -> pd.DataFrame:
@@ -143,13 +136,13 @@ def quality(
     plain, cut = clf.predict_proba_with_truncation(claims, bodies)
     plain_s = time.perf_counter() - started
     pred = [clf.labels[i] for i in plain.argmax(axis=1)]
-    rows.append(("plain pair (body truncated)", macro_f1(gold, pred), accuracy(gold, pred)))
+    rows.append(("plain pair (body truncated)", *scores(gold, pred)))
     plans, unit_probs, doc_s = cached_units(cache, clf, claims, bodies, overlap)
     for name, agg in AGGREGATIONS.items():
         pred = [
             aggregate(p, u, clf.labels, agg).label for p, u in zip(plans, unit_probs, strict=True)
         ]
-        rows.append((f"documents: {name}", macro_f1(gold, pred), accuracy(gold, pred)))
+        rows.append((f"documents: {name}", *scores(gold, pred)))
     info = {
         "n": len(data),
         "truncated_plain": int(cut.sum()),

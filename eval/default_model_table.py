@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score
+
+from stance import metrics
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,9 +98,10 @@ def claim_only_model(config: str):
 
 def score(gold: list[str], predicted: list[str], metric: str) -> float:
     """Accuracy, or macro-F1 over the labels present in ``gold``."""
+    gold_array, predicted_array = np.asarray(gold), np.asarray(predicted)
     if metric == "accuracy":
-        return float(accuracy_score(gold, predicted))
-    return float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro"))
+        return metrics.accuracy(gold_array, predicted_array)
+    return metrics.macro_f1(gold_array, predicted_array)
 
 
 def main() -> int:

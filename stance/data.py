@@ -67,7 +67,18 @@ def _read_saved_dataset(path: Path, split: str | None) -> pd.DataFrame:
     return loaded.to_pandas()
 
 
-def _column_values(frame: pd.DataFrame, name: str, source: str) -> pd.Series:
+def column_values(frame: pd.DataFrame, name: str, source: str) -> pd.Series:
+    """A column of ``frame``, or for a dotted name ``a.b`` the key ``b`` inside the dict
+    column ``a`` (missing where a row lacks it); ``source`` names the data in the error.
+
+    >>> frame = pd.DataFrame({"text": ["x", "y"], "meta": [{"parent": "Source?"}, {}]})
+    >>> column_values(frame, "meta.parent", "replies.jsonl").tolist()
+    ['Source?', nan]
+    >>> column_values(frame, "txt", "replies.jsonl")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stance.errors.InputDataError: replies.jsonl has no column 'txt'; ... Did you mean 'text'?
+    """
     if name in frame.columns:
         return frame[name]
     head, _, rest = name.partition(".")
@@ -112,7 +123,7 @@ def load_source(
         )
     frame = read_table(path, source.split)
     for key, wanted in source.filter.items():
-        values = _column_values(frame, key, where)
+        values = column_values(frame, key, where)
         allowed = wanted if isinstance(wanted, list) else [wanted]
         keep = values.isin(allowed)
         if not keep.any():
@@ -121,9 +132,9 @@ def load_source(
                 f"{where}: filter {key}={wanted!r} keeps no rows; values present: {present}"
             )
         frame = frame[keep.to_numpy()]
-    claims = _column_values(frame, source.claim_column, where)
-    responses = _column_values(frame, source.response_column, where)
-    raw_labels = _column_values(frame, source.label_column, where)
+    claims = column_values(frame, source.claim_column, where)
+    responses = column_values(frame, source.response_column, where)
+    raw_labels = column_values(frame, source.label_column, where)
     mapping = LabelMapping(source.label_map, labels)
     mapped = mapping.apply(raw_labels.tolist(), source=where)
     out = pd.DataFrame(

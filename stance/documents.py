@@ -629,7 +629,12 @@ def _stance_columns(labels: Sequence[str]) -> list[int]:
     return stance or list(range(len(labels)))
 
 
-def _evidence_labels(labels: Sequence[str]) -> list[str]:
+def evidence_labels(labels: Sequence[str]) -> list[str]:
+    """The labels that get evidence: the non-neutral ones, or all if none is.
+
+    >>> evidence_labels(("support", "denial", "neutral"))
+    ['support', 'denial']
+    """
     return [labels[j] for j in _stance_columns(labels)]
 
 
@@ -753,55 +758,3 @@ def predict_documents(
         aggregate(plan, probs, clf.labels, agg, evidence_per_label=evidence_per_label, truncated=n)
         for plan, probs, n in zip(plans, probabilities, truncated, strict=True)
     ]
-
-
-def evidence_columns(labels: Sequence[str], prefix: str = "") -> list[str]:
-    """Columns ``stance score --documents`` adds after the usual ones.
-
-    >>> evidence_columns(("support", "denial", "neutral"))[:4]
-    ['evidence_support', 'evidence_support_score', 'evidence_support_start', 'evidence_support_end']
-    """
-    return [
-        f"{prefix}evidence_{label}{suffix}"
-        for label in _evidence_labels(labels)
-        for suffix in ("", "_score", "_start", "_end")
-    ]
-
-
-def add_document_scores(
-    clf: Any,
-    claims: Sequence[Any],
-    documents: Sequence[Any],
-    valid: Sequence[int],
-    probabilities: np.ndarray,
-    evidence: dict[str, list[Any]],
-    prefix: str = "",
-    aggregation: str | Aggregation | None = None,
-) -> int:
-    """Document mode of ``stance score``: fill rows ``valid`` of ``probabilities``.
-
-    ``evidence`` receives one list per :func:`evidence_columns` column (``None`` in rows
-    that are not scored). Returns how many scored units were truncated.
-    """
-    n = len(probabilities)
-    columns = evidence_columns(clf.labels, prefix)
-    for column in columns:
-        evidence[column] = [None] * n
-    if not len(valid):
-        return 0
-    results = predict_documents(
-        clf, [claims[i] for i in valid], [documents[i] for i in valid], aggregation
-    )
-    stance = _evidence_labels(clf.labels)
-    for i, result in zip(valid, results, strict=True):
-        probabilities[i] = [result.probabilities[label] for label in clf.labels]
-        for label in stance:
-            best = result.top(label)
-            if best is None:
-                continue
-            base = f"{prefix}evidence_{label}"
-            evidence[base][i] = best.text
-            evidence[f"{base}_score"][i] = best.score
-            evidence[f"{base}_start"][i] = best.start
-            evidence[f"{base}_end"][i] = best.end
-    return sum(result.truncated for result in results)

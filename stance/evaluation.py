@@ -35,9 +35,11 @@ import numpy as np
 import pandas as pd
 
 from stance import io
+from stance.data import column_values
 from stance.errors import ConfigError, InputDataError, OutputError, did_you_mean
 from stance.labels import LabelMapping
 from stance.metrics import compute_metrics
+from stance.model import text_problem
 
 __all__ = [
     "REPORT_FILES",
@@ -159,27 +161,6 @@ def _as_key(value: Any) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def _column(frame: pd.DataFrame, name: str, source: str) -> pd.Series:
-    """A column, or for ``a.b`` the key ``b`` inside the dict column ``a``."""
-    if name in frame.columns:
-        return frame[name]
-    head, _, rest = name.partition(".")
-    if rest and head in frame.columns:
-
-        def dig(value: Any) -> Any:
-            for part in rest.split("."):
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(part)
-            return value
-
-        return frame[head].map(dig)
-    columns = [str(c) for c in frame.columns]
-    raise InputDataError(
-        f"{source} has no column {name!r}; columns found: {columns}.{did_you_mean(name, columns)}"
-    )
-
-
 def check_columns(
     path: str | os.PathLike[str],
     *,
@@ -211,14 +192,6 @@ def check_columns(
                 f"{path} has no {role} column {name!r}; columns found: {columns}."
                 f"{did_you_mean(name, columns)} Pass the right name with {option}."
             )
-
-
-def _value_problem(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return "is missing"
-    if isinstance(value, str) and not value.strip():
-        return "is empty"
-    return None
 
 
 def read_labelled(
@@ -261,23 +234,23 @@ def read_labelled(
         rows_read += len(chunk)
         keep = np.ones(len(chunk), dtype=bool)
         for key, allowed in wanted.items():
-            values = _column(chunk, key, source).map(_as_key)
+            values = column_values(chunk, key, source).map(_as_key)
             seen[key].update(values.tolist())
             keep &= values.isin(allowed).to_numpy()
         chunk = chunk[keep]
         rows_kept += len(chunk)
         if not len(chunk):
             continue
-        c = _column(chunk, claim_column, source).tolist()
-        r = _column(chunk, response_column, source).tolist()
-        y = _column(chunk, label_column, source).tolist()
+        c = column_values(chunk, claim_column, source).tolist()
+        r = column_values(chunk, response_column, source).tolist()
+        y = column_values(chunk, label_column, source).tolist()
         good = np.ones(len(chunk), dtype=bool)
         for i in range(len(chunk)):
             problems = []
             for role, value in (("claim", c[i]), ("response", r[i]), ("label", y[i])):
-                problem = _value_problem(value)
-                if problem is None and role != "label" and not isinstance(value, str):
-                    problem = f"is not text ({type(value).__name__})"
+                problem = text_problem(value)
+                if role == "label" and problem and problem.startswith("is not text"):
+                    problem = None  # labels may be numbers: the label map reads them
                 if problem:
                     problems.append(f"{role} {problem}")
             if problems:
@@ -328,20 +301,17 @@ def predict_probabilities(
     return np.asarray(model.predict_proba(pairs), dtype=np.float64), 0
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit=" pairs", file=sys.stderr, dynamic_ncols=True, desc="evaluating")
+    return tqdm(
+        total=total,
+        unit=" pairs",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        desc="evaluating",
+        disable=not enabled,
+    )
 
 
 # --------------------------------------------------------------------------- evaluating

@@ -101,8 +101,9 @@ def accuracy(gold: np.ndarray, predicted: np.ndarray) -> float:
     return float(_sk().accuracy_score(gold, predicted))
 
 
-def macro_f1(gold: np.ndarray, predicted: np.ndarray, labels: Sequence[int] | None = None) -> float:
-    """Unweighted mean F1 over ``labels`` (default: the labels present in ``gold``).
+def macro_f1(gold: np.ndarray, predicted: np.ndarray, labels: Sequence[Any] | None = None) -> float:
+    """Unweighted mean F1 over ``labels`` (default: the labels present in ``gold``); labels
+    may be indices or names.
 
     Predictions of a label outside ``labels`` still count as errors (they lower recall).
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from stance import io
+from stance.documents import evidence_labels, predict_documents, resolve_aggregation
 from stance.errors import InputDataError, did_you_mean
 from stance.model import StanceClassifier, text_problem
 
@@ -94,7 +96,7 @@ def score_frame(
     Rows whose claim or response is missing, empty or not text get an ``error`` and no
     label; they are never dropped. With ``documents=True`` each response is a whole
     document (see ``stance.documents``): the label and probabilities are the document's,
-    the evidence columns (:func:`stance.documents.evidence_columns`) are added, and
+    the evidence columns (:func:`evidence_columns`) are added, and
     ``on_batch`` is called once with the number of documents.
     """
     labels = clf.labels
@@ -115,9 +117,7 @@ def score_frame(
     truncated = 0
     evidence: dict[str, list[Any]] = {}
     if documents:
-        from stance.documents import add_document_scores
-
-        truncated = add_document_scores(
+        truncated = _add_document_scores(
             clf, claims, responses, valid, probabilities, evidence, prefix, aggregation
         )
         if on_batch is not None and len(valid):
@@ -179,8 +179,6 @@ def score_file(
     input_path, output_path = Path(input_path), Path(output_path)
     added = output_columns(clf.labels, prefix)
     if documents:
-        from stance.documents import evidence_columns, resolve_aggregation
-
         aggregation = resolve_aggregation(aggregation)
         added += evidence_columns(clf.labels, prefix)
     chunk_rows = chunk_rows or (DOCUMENT_CHUNK_ROWS if documents else CHUNK_ROWS)
@@ -238,17 +236,7 @@ def score_file(
     return summary
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: int | None, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
     from tqdm.auto import tqdm
 
     return tqdm(
@@ -260,4 +248,57 @@ def _progress_bar(total: int | None, initial: int, enabled: bool) -> Any:
         dynamic_ncols=True,
         file=sys.stderr,
         desc="scoring",
+        disable=not enabled,
     )
+
+
+def evidence_columns(labels: Sequence[str], prefix: str = "") -> list[str]:
+    """Columns ``stance score --documents`` adds after the usual ones.
+
+    >>> evidence_columns(("support", "denial", "neutral"))[:4]
+    ['evidence_support', 'evidence_support_score', 'evidence_support_start', 'evidence_support_end']
+    """
+    return [
+        f"{prefix}evidence_{label}{suffix}"
+        for label in evidence_labels(labels)
+        for suffix in ("", "_score", "_start", "_end")
+    ]
+
+
+def _add_document_scores(
+    clf: Any,
+    claims: Sequence[Any],
+    documents: Sequence[Any],
+    valid: Sequence[int],
+    probabilities: np.ndarray,
+    evidence: dict[str, list[Any]],
+    prefix: str = "",
+    aggregation: Any = None,
+) -> int:
+    """Document mode: fill rows ``valid`` of ``probabilities``.
+
+    ``evidence`` receives one list per :func:`evidence_columns` column (``None`` in rows
+    that are not scored). Returns how many scored units were truncated.
+    """
+    n = len(probabilities)
+    columns = evidence_columns(clf.labels, prefix)
+    for column in columns:
+        evidence[column] = [None] * n
+    if not len(valid):
+        return 0
+    results = predict_documents(
+        clf, [claims[i] for i in valid], [documents[i] for i in valid], aggregation
+    )
+    stance = evidence_labels(clf.labels)
+    for i, result in zip(valid, results, strict=True):
+        probabilities[i] = [result.probabilities[label] for label in clf.labels]
+        for label in stance:
+            best = result.top(label)
+            if best is None:
+                continue
+            base = f"{prefix}evidence_{label}"
+            evidence[base][i] = best.text
+            evidence[f"{base}_score"][i] = best.score
+            evidence[f"{base}_start"][i] = best.start
+            evidence[f"{base}_end"][i] = best.end
+    return sum(result.truncated for result in results)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stance import licences, modeldir
+from stance import licences, metrics, modeldir
 from stance._version import __version__
 from stance.data import load_source, offtopic_pairs, split_by_claim
 from stance.debias import cross_fit_proba, debiased_loss
@@ -159,15 +159,14 @@ def _stance_trainer_class() -> type:
 
 
 def _compute_metrics(eval_prediction: Any) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
+    """Validation accuracy and macro-F1 over the gold labels, as ``stance eval`` counts."""
     logits, gold = eval_prediction.predictions, eval_prediction.label_ids
     if isinstance(logits, tuple):
         logits = logits[0]
     predicted = np.asarray(logits).argmax(axis=1)
     return {
-        "accuracy": float(accuracy_score(gold, predicted)),
-        "macro_f1": float(f1_score(gold, predicted, average="macro")),
+        "accuracy": metrics.accuracy(gold, predicted),
+        "macro_f1": metrics.macro_f1(gold, predicted),
     }
 
 

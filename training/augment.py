@@ -296,10 +296,15 @@ _STOP = frozenset(
 )
 
 
-def content_words(text: str) -> set[str]:
-    """Lower-case words of four letters or more, without common function words.
+def background_words(text: str) -> set[str]:
+    """Lower-case words of four letters or more, without common function words: how
+    ``background_pairs`` tells a sentence that shares some of the headline's words.
 
-    >>> sorted(content_words("The bridge over the river was closed in 2019."))
+    Deliberately not ``stance.documents.content_words`` (three letters or more, without
+    scikit-learn's stop words): the shipped default model's background pairs were drawn
+    with this rule, and the library's would re-draw 1,922 of its 2,104 pairs.
+
+    >>> sorted(background_words("The bridge over the river was closed in 2019."))
     ['bridge', 'closed', 'river']
     """
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
@@ -334,7 +339,7 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
     per_body: Counter[str] = Counter()
     for i in order:
         headline, body = pairs[i]
-        claim_words = content_words(headline)
+        claim_words = background_words(headline)
         if len(claim_words) < 3 or per_body[body] >= 3:
             continue
         per_body[body] += 1
@@ -347,7 +352,7 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
             # _NEGATION's \bn't\b misses contractions ("isn't"); widening it would change
             # the claims, and so the shipped model's training data
             and "n't" not in s.text
-            and 1 <= len(claim_words & content_words(s.text)) <= len(claim_words) // 2
+            and 1 <= len(claim_words & background_words(s.text)) <= len(claim_words) // 2
         ]
         if not candidates:
             continue
