@@ -102,6 +102,23 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     stage4_rows = {s["name"]: s["rows"] for s in shipped_info["provenance"]["sources"]}
     assert 0 < stage4_rows["offtopic"] <= 20
 
+    # the shipped record names every stage, and the average lists each ingredient's own
+    # figures rather than passing off the last ingredient's as its own
+    stages = shipped_info["provenance"]["stages"]
+    assert [Path(s["model"]).name for s in stages] == ["s4", "final", "s1"]
+    assert stages[0]["sources"] == stage4_rows
+    averaged = stages[1]["averaged"]
+    assert [Path(a["model"]).name for a in averaged] == ["s2", "a", "b"]
+    assert "train_rows" not in stages[1]
+    for ingredient in ("s2", "s3/a", "s3/b"):
+        recorded = json.loads((tmp_path / ingredient / "stance_config.json").read_text())
+        entry = averaged[("s2", "s3/a", "s3/b").index(ingredient)]
+        assert entry["train_rows"] == recorded["provenance"]["train_rows"]
+        assert entry["validation"]["eval_macro_f1"] == pytest.approx(
+            recorded["provenance"]["metrics"]["validation"]["eval_macro_f1"]
+        )
+    assert averaged[1]["sources"] != averaged[2]["sources"]  # variant a reads augment.jsonl
+
     # the final model is the average of stage 2 and the two variants, weight by weight
     def weights(folder):
         return StanceClassifier.load(folder, precision="fp32").model.state_dict()

@@ -57,6 +57,7 @@ def export(run_dir: Path, target: Path) -> None:
     if info["provenance"]["base_model"] != base:  # a later stage: name where it started
         info["provenance"]["started_from"] = info["provenance"]["base_model"]
         info["provenance"]["base_model"] = base
+    info["provenance"]["stages"] = stage_chain(run_dir)
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -100,9 +101,64 @@ def root_base_model(base: str) -> str:
     raise ValueError(f"the base models of {base} form a loop: {sorted(seen)}")
 
 
+def stage_summary(provenance: dict) -> dict:
+    """What one training stage recorded: when, on how many rows of which sources, and its
+    validation figures; an average lists its ingredients' summaries instead.
+
+    >>> stage_summary({"train_rows": 10, "sources": [{"name": "snli", "rows": 10}],
+    ...                "metrics": {"validation": {"eval_macro_f1": 0.7, "eval_loss": 0.6}}})
+    {'train_rows': 10, 'sources': {'snli': 10}, 'validation': {'eval_macro_f1': 0.7}}
+    """
+    averaged = provenance.get("averaged")
+    if averaged and isinstance(averaged[0], dict):
+        return {"averaged": averaged}
+    summary = {
+        key: provenance[key]
+        for key in ("trained_at", "train_rows", "validation_rows")
+        if key in provenance
+    }
+    if "sources" in provenance:
+        summary["sources"] = {s["name"]: s["rows"] for s in provenance["sources"]}
+    validation = provenance.get("metrics", {}).get("validation", {})
+    if validation:
+        summary["validation"] = {
+            k: v for k, v in validation.items() if k in ("eval_accuracy", "eval_macro_f1")
+        }
+    if averaged:  # recorded before the ingredients' figures were kept (default model v5)
+        return {
+            "averaged": [{"model": name} for name in averaged],
+            "figures_above_are_of": averaged[-1],
+            **summary,
+        }
+    return summary
+
+
+def stage_chain(run_dir: Path) -> list[dict]:
+    """The stages that built ``run_dir``, newest first: each local folder's summary,
+    following each stage's ``base_model`` down to the package it started from."""
+    from stance import modeldir
+
+    chain, folder, seen = [], Path(run_dir), set()
+    # a folder without a stance config is a plain HF model: where the first stage started
+    while (folder / modeldir.STANCE_CONFIG).is_file() and folder.resolve() not in seen:
+        seen.add(folder.resolve())
+        provenance = modeldir.read_stance_config(folder).get("provenance", {})
+        if "base_model" not in provenance:  # saved by the library, not trained by it
+            break
+        chain.append({"model": str(_relative(folder.resolve())), **stage_summary(provenance)})
+        base = provenance.get("started_from") or provenance.get("base_model")
+        if not base or base.startswith("package:"):
+            break
+        folder = Path(modeldir.resolve_base_model(base))
+    if not chain:
+        raise ValueError(f"{run_dir} holds no trained model ({modeldir.STANCE_CONFIG} missing)")
+    return chain
+
+
 def average_models(folders: list[Path], target: Path) -> None:
     """Write the plain average of the weights in ``folders`` (same architecture, labels and
-    tokenizer) to ``target``, with the model card and config of the last folder.
+    tokenizer) to ``target``, with the model card and config of the last folder; its
+    provenance lists each ingredient's own figures (none of them is the average's).
 
     Stage-3 variants all start from stage 2, so their weights stay close enough for the
     average to be a good model (a "model soup"); it is written again on every run.
@@ -127,7 +183,16 @@ def average_models(folders: list[Path], target: Path) -> None:
             else torch.stack([state[name] for state in states]).mean(dim=0)
         )
     merged.model.load_state_dict(average)
-    merged.info.setdefault("provenance", {})["averaged"] = [str(_relative(f)) for f in folders]
+    merged.info["provenance"] = {
+        "base_model": models[0].info.get("provenance", {}).get("base_model"),
+        "averaged": [
+            {
+                "model": str(_relative(Path(f).resolve())),
+                **stage_summary(model.info.get("provenance", {})),
+            }
+            for f, model in zip(folders, models, strict=True)
+        ],
+    }
     merged.save(target)
     last = Path(folders[-1])
     (target / "README.md").write_text(
