@@ -163,11 +163,10 @@ def test_missing_column_lists_columns_and_closest_match(tiny_model_dir, tmp_path
     assert "--response-column" in err and "Traceback" not in err
 
 
-def test_column_options(tiny_model_dir, tmp_path):
+def test_column_options(tiny_clf, tiny_model_dir, tmp_path):
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
-    make_pairs(5).rename(columns={"claim": "headline", "response": "body"}).to_csv(
-        source, index=False
-    )
+    frame = make_pairs(5).rename(columns={"claim": "headline", "response": "body"})
+    frame.to_csv(source, index=False)
     code = main(
         [
             "score",
@@ -177,25 +176,72 @@ def test_column_options(tiny_model_dir, tmp_path):
             "-m",
             str(tiny_model_dir),
             "-q",
+            "--precision",
+            "fp32",
             "--claim-column",
             "headline",
             "--response-column",
             "body",
         ]
     )
-    assert code == 0 and len(read(target)) == 5
+    assert code == 0
+    out = read(target)
+    # The named columns are kept under their own names, in place; no claim/response added.
+    assert list(out.columns) == [
+        "id",
+        "headline",
+        "body",
+        "extra",
+        "label",
+        "p_support",
+        "p_denial",
+        "p_neutral",
+        "error",
+    ]
+    assert out[["id", "headline", "body", "extra"]].astype(str).values.tolist() == (
+        frame.astype(str).values.tolist()
+    )
+    # The scores are those of (headline, body): the named columns are what was scored.
+    pairs = list(zip(frame["headline"], frame["body"], strict=True))
+    np.testing.assert_allclose(
+        out[["p_support", "p_denial", "p_neutral"]], tiny_clf.predict_proba(pairs), atol=1e-5
+    )
+    assert out["label"].tolist() == tiny_clf.predict(pairs)
+    swapped = tiny_clf.predict_proba([(b, h) for h, b in pairs])
+    assert not np.allclose(out[["p_support", "p_denial", "p_neutral"]], swapped, atol=1e-3)
+    assert (out["error"].isna() | out["error"].astype(str).eq("")).all()
 
 
-def test_existing_label_column_needs_a_prefix(tiny_model_dir, tmp_path, capsys):
+def test_existing_label_column_needs_a_prefix(tiny_clf, tiny_model_dir, tmp_path, capsys):
     source = tmp_path / "in.csv"
-    make_pairs(4).assign(label="support").to_csv(source, index=False)
+    frame = make_pairs(4).assign(label="support")
+    frame.to_csv(source, index=False)
     target = tmp_path / "out.csv"
     assert main(["score", str(source), "-o", str(target), "-m", str(tiny_model_dir), "-q"]) == 3
     assert "--prefix" in capsys.readouterr().err
     args = ["score", str(source), "-o", str(target), "-m", str(tiny_model_dir), "-q"]
-    assert main([*args, "--prefix", "pred_"]) == 0
+    assert main([*args, "--precision", "fp32", "--prefix", "pred_"]) == 0
     out = read(target)
-    assert out["label"].eq("support").all() and "pred_label" in out.columns
+    assert list(out.columns) == [
+        "id",
+        "claim",
+        "response",
+        "extra",
+        "label",
+        "pred_label",
+        "pred_p_support",
+        "pred_p_denial",
+        "pred_p_neutral",
+        "pred_error",
+    ]
+    assert out["label"].eq("support").all()  # the input's own column is untouched
+    pairs = frame[["claim", "response"]]
+    assert out["pred_label"].tolist() == tiny_clf.predict(pairs)
+    np.testing.assert_allclose(
+        out[["pred_p_support", "pred_p_denial", "pred_p_neutral"]],
+        tiny_clf.predict_proba(pairs),
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,17 +7,20 @@ import copy
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from stance import StanceClassifier
 from stance.inference import PairTokenizer
 
+REPO = Path(__file__).resolve().parent.parent
 WORDS = "the offensive has failed no it does not prices rose fell city minister denied".split()
 FP32_TOLERANCE = 1e-4  # documented in README.md, "Reliability"
-BF16_TOLERANCE = 0.05  # documented: measured max |dp| 0.03 on the default model
+BF16_TOLERANCE = 0.03  # README.md, "Reliability": bf16 moves probabilities by at most 0.03
 
 
 def _pairs(n: int = 80, seed: int = 0) -> list[tuple[str, str]]:
@@ -64,21 +67,29 @@ def test_repeated_calls_are_bitwise_identical(tiny_clf):
     assert np.array_equal(first, tiny_clf.predict_proba(pairs))
 
 
-def test_bf16_stays_within_the_documented_tolerance(tiny_model_dir):
+def test_bf16_stays_within_the_documented_tolerance():
     """bf16 forward passes (emulated where the CPU lacks them) against fp32.
 
-    On the default model and 1,000 real pairs bf16 moved probabilities by at most 0.03
-    (99th percentile 0.012) and kept 99.7% of labels; the tiny random test model is
-    checked against the same documented bound.
+    README.md, "Reliability": on the default model bf16 moves probabilities by at most
+    0.03. Checked on the default model (the tiny random test model, with its large
+    initialisation, is not what the README measures) over every third pair of the
+    behavioural suite, short texts from every capability.
     """
-    pairs = _pairs(40, seed=2)
-    fp32 = StanceClassifier.load(tiny_model_dir, precision="fp32")
-    bf16 = StanceClassifier.load(tiny_model_dir, precision="fp32")
-    model = copy.deepcopy(bf16.model).to(torch.bfloat16).eval()
+    suite = pd.read_json(REPO / "eval" / "behavioural" / "suite.jsonl", lines=True)
+    pairs = list(zip(suite["claim"], suite["response"], strict=True))[::3]
+    fp32 = StanceClassifier.load(precision="fp32")
+    bf16 = StanceClassifier(
+        fp32.model,
+        fp32.tokenizer,
+        max_length=fp32.max_length,
+        precision="fp32",
+        temperature=fp32.temperature,
+    )
+    model = copy.deepcopy(fp32.model).to(torch.bfloat16).eval()
     bf16._runtime = (model, PairTokenizer(bf16.tokenizer, bf16.max_length))
-    with pytest.warns(UserWarning):
-        expected, got = fp32.predict_proba(pairs), bf16.predict_proba(pairs)
-    assert bf16.compute_dtype == torch.bfloat16
+    expected, got = fp32.predict_proba(pairs), bf16.predict_proba(pairs)
+    assert fp32.compute_dtype == torch.float32 and bf16.compute_dtype == torch.bfloat16
+    assert not np.array_equal(got, expected)  # bf16 really ran
     np.testing.assert_allclose(got, expected, atol=BF16_TOLERANCE, rtol=0)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -17,12 +16,12 @@ from stance.documents import (
     DEFAULT_AGGREGATION,
     Aggregation,
     build_windows,
-    evidence_columns,
     plan_document,
     split_sentences,
 )
 from stance.errors import ConfigError
 from stance.inference import PairTokenizer
+from stance.scoring import evidence_columns
 
 BACKGROUND = [
     "the city is open.",
@@ -471,10 +470,7 @@ def test_default_model_finds_a_quoted_denial():
     sentences = BRIDGE_BACKGROUND * 4
     sentences.insert(23, denial)
     document = " ".join(sentences)
-    started = time.perf_counter()
     result = clf.predict_document(BRIDGE_CLAIM, document)
-    if time.perf_counter() - started > 60:
-        pytest.skip("the default model is too slow on this machine for a one-document test")
     assert result.n_sentences == 41
     assert result.label == "denial"
     top = result.top("denial")

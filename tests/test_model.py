@@ -139,25 +139,60 @@ def test_saved_directory_loads_with_plain_transformers(tiny_clf, tmp_path):
     assert model.config.id2label == {0: "support", 1: "denial", 2: "neutral"}
 
 
+def _pair_ids(clf, claim: str, response: str):
+    """(claim ids, response ids) without special tokens, and the CLS/SEP ids."""
+    tokenizer = clf.tokenizer
+    claim_ids = tokenizer(claim, add_special_tokens=False)["input_ids"]
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
+    return claim_ids, response_ids, tokenizer.cls_token_id, tokenizer.sep_token_id
+
+
 def test_truncation_keeps_the_claim_and_is_reported(tiny_model_dir):
     clf = StanceClassifier.load(tiny_model_dir, precision="fp32", max_length=16)
-    claim = "the minister denied the report"
-    long_pair = (claim, "prices rose in the city " * 20)
-    with pytest.warns(TruncationWarning, match="1 of 2 pairs"):
-        clf.predict_proba([long_pair, ("a", "b")])
-    _, runtime_tokenizer = clf._get_runtime()
-    encoded = runtime_tokenizer.encode([long_pair[0]], [long_pair[1]])
-    ids = encoded.input_ids[0]
-    assert len(ids) == 16 and encoded.truncated[0]
-    claim_ids = clf.tokenizer(claim, add_special_tokens=False)["input_ids"]
-    assert ids[1 : 1 + len(claim_ids)] == claim_ids  # the claim is whole
+    pairs = [
+        ("the minister denied the report", "prices rose in the city " * 20),
+        ("a", "b"),
+        # a claim longer than its response, the two together too long: still kept whole
+        ("the police said the minister denied the report on the storm", "prices rose " * 4),
+    ]
+    with pytest.warns(TruncationWarning, match="2 of 3 pairs"):
+        clf.predict_proba(pairs)
+    _, runtime_tokenizer = clf._get_runtime()  # the encoder predict_proba runs on
+    claims, responses = zip(*pairs, strict=True)
+    encoded = runtime_tokenizer.encode(claims, responses)
+    assert encoded.truncated.tolist() == [True, False, True]
+    for i in (0, 2):
+        claim_ids, response_ids, cls, sep = _pair_ids(clf, *pairs[i])
+        kept = 16 - len(claim_ids) - 3  # what is left of max_length for the response
+        assert 0 < kept < len(response_ids)  # the pair overflows, the claim alone fits
+        # Every claim token survives, in order; the response is cut to its first tokens.
+        assert encoded.input_ids[i] == [cls, *claim_ids, sep, *response_ids[:kept], sep]
+        assert encoded.token_type_ids[i] == [0] * (len(claim_ids) + 2) + [1] * (kept + 1)
+    assert len(_pair_ids(clf, *pairs[2])[0]) > 16 // 2  # longest_first would cut this claim
+    a_ids, b_ids, cls, sep = _pair_ids(clf, "a", "b")
+    assert encoded.input_ids[1] == [cls, *a_ids, sep, *b_ids, sep]  # short pair untouched
 
 
 def test_claim_longer_than_max_length_is_cut_too(tiny_model_dir):
     clf = StanceClassifier.load(tiny_model_dir, precision="fp32", max_length=12)
-    with pytest.warns(TruncationWarning):
-        probabilities = clf.predict_proba([("the offensive has failed " * 10, "no")])
+    claim = (
+        "the minister denied the report the police closed the school the storm closed the bridge"
+    )
+    response = "no"
+    with pytest.warns(TruncationWarning, match="1 of 1 pairs"):
+        probabilities = clf.predict_proba([(claim, response)])
     assert probabilities.shape == (1, 3)
+    _, runtime_tokenizer = clf._get_runtime()
+    encoded = runtime_tokenizer.encode([claim], [response])
+    claim_ids, response_ids, cls, sep = _pair_ids(clf, claim, response)
+    assert len(claim_ids) == len(claim.split()) > 12 and len(response_ids) == 1
+    # The claim alone does not fit: it is cut to its first tokens, the short response kept.
+    assert encoded.truncated.tolist() == [True]
+    assert encoded.input_ids[0] == [cls, *claim_ids[:8], sep, *response_ids, sep]
+    assert encoded.token_type_ids[0] == [0] * 10 + [1] * 2
+    np.testing.assert_allclose(
+        probabilities, clf.predict_proba([(" ".join(claim.split()[:8]), response)]), atol=1e-6
+    )
 
 
 def test_bf16_labels_match_fp32(tiny_model_dir):
@@ -224,16 +259,24 @@ def test_newer_library_version_warns(tiny_model_dir, tmp_path):
         StanceClassifier.load(folder)
 
 
-def test_default_model_loads_or_says_it_is_missing():
+def test_default_model_is_shipped_and_loads():
     from stance import modeldir
 
-    if (modeldir.DEFAULT_MODEL_DIR / "stance_config.json").is_file():
-        clf = StanceClassifier.load()
-        assert clf.labels == ("support", "denial", "neutral")
-        assert clf.info["source"] == "default"
-    else:
-        with pytest.raises(ModelLoadError, match="no default model"):
-            StanceClassifier.load()
+    # The checkout and the wheel ship the default model (package data).
+    assert (modeldir.DEFAULT_MODEL_DIR / "stance_config.json").is_file()
+    clf = StanceClassifier.load()
+    assert clf.labels == ("support", "denial", "neutral")
+    assert clf.info["source"] == "default"
+    probabilities = clf.predict_proba([("The bridge is closed.", "The bridge is closed.")])
+    assert probabilities.shape == (1, 3)
+
+
+def test_missing_default_model_says_so(tmp_path, monkeypatch):
+    from stance import modeldir
+
+    monkeypatch.setattr(modeldir, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    with pytest.raises(ModelLoadError, match="no default model is shipped"):
+        StanceClassifier.load()
 
 
 def test_invalid_settings_fail_on_first_use(tiny_model_dir):

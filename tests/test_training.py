@@ -10,7 +10,7 @@ import pytest
 
 from stance import StanceClassifier
 from stance.errors import ConfigError, InputDataError
-from stance.training import train
+from stance.training import prepare_data, train
 from stance.training_config import TrainConfig
 
 FILLER = [
@@ -68,6 +68,17 @@ def base_config(tmp_path, tiny_base_dir, **extra) -> dict:
     return config
 
 
+def assert_saved_label_map(out, labels) -> None:
+    """The model directory ``out`` maps column i to ``labels[i]``, everywhere it says so."""
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {str(i): label for i, label in enumerate(labels)}
+    assert config["label2id"] == {label: i for i, label in enumerate(labels)}
+    assert json.loads((out / "stance_config.json").read_text())["labels"] == list(labels)
+    loaded = StanceClassifier.load(out, precision="fp32")
+    assert list(loaded.classes_) == list(labels)
+    assert loaded.model.config.id2label == dict(enumerate(labels))
+
+
 def test_training_learns_the_cue_and_writes_a_loadable_model(tmp_path, tiny_base_dir):
     config = TrainConfig.from_dict(base_config(tmp_path, tiny_base_dir))
     clf = train(config, progress=False)
@@ -82,6 +93,7 @@ def test_training_learns_the_cue_and_writes_a_loadable_model(tmp_path, tiny_base
     info = json.loads((out / "stance_config.json").read_text())
     assert info["provenance"]["metrics"]["validation"]["eval_macro_f1"] > 0.8
     assert (out / "training_config.yaml").is_file()
+    assert_saved_label_map(out, ("support", "denial", "neutral"))
     again = StanceClassifier.load(out, precision="fp32")
     np.testing.assert_allclose(
         again.predict_proba(held_out[["claim", "response"]]),
@@ -114,8 +126,25 @@ def test_custom_label_set_and_label_map(tmp_path, tiny_base_dir):
         validation={"fraction": 0.2},
         epochs=1,
     )
+    # The label map is applied to the data: pro -> for, con -> against, other as it is.
+    prepared = prepare_data(TrainConfig.from_dict(config))
+    rows = pd.concat([prepared.train, prepared.validation], ignore_index=True)
+    assert prepared.labels == ("for", "against", "other")
+    assert len(prepared.validation) > 0
+    original = frame.set_index(["claim", "response"])["stance"]
+    assert original.index.is_unique
+    pairs = zip(rows["claim"], rows["response"], rows["label"], strict=True)
+    mapped = {(original[(claim, response)], label) for claim, response, label in pairs}
+    assert mapped == {("pro", "for"), ("con", "against"), ("other", "other")}
+    assert rows["label"].value_counts().to_dict() == {"for": 40, "against": 40, "other": 40}
+
     clf = train(TrainConfig.from_dict(config), progress=False)
     assert clf.labels == ("for", "against", "other")
+    assert list(clf.classes_) == ["for", "against", "other"]
+    out = tmp_path / "out"
+    assert_saved_label_map(out, ("for", "against", "other"))
+    provenance = json.loads((out / "stance_config.json").read_text())["provenance"]
+    assert provenance["sources"][0]["label_map"] == {"pro": "for", "con": "against"}
 
 
 def test_unknown_labels_fail_with_values_and_counts(tmp_path, tiny_base_dir):
