@@ -20,7 +20,7 @@ DOCUMENTS = [REPO / "README.md", REPO / "stance" / "default_model" / "README.md"
 # A figure: a decimal (0.754, 98.7%), a count with thousands separators (9,824), or a
 # number followed by a unit the benchmarks report (634 MB, 2.9x). A signed figure (+0.034)
 # is a difference: of two numbers of the cited files.
-_FIGURE = re.compile(r"(?<![\w.])([+-]?)(\d{1,3}(?:,\d{3})+|\d+\.\d+)(%|x\b| MB\b)?")
+_FIGURE = re.compile(r"(?<![\w.])([+-]?)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)(%|x\b| MB\b)?")
 _CITED = re.compile(r"eval/results/([\w./-]+\.(?:md|json))|`(default_model_[\w]+\.json)`")
 _FILE_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:e-?\d+)?")
 
