@@ -215,6 +215,12 @@ def shuffled_clauses(claims: list[str], rng: random.Random) -> list[tuple[str, s
     """(claim, that-clause) for every claim :func:`as_clause` accepts, in ``rng``'s order."""
     common = common_words(claims)
     usable = [(claim, clause) for claim in claims if (clause := as_clause(claim, common))]
+    if not usable:
+        raise ValueError(
+            f"none of the {len(claims)} claims can be put in a that-clause (as_clause "
+            "takes short declarative sentences such as 'The bridge was closed.'): "
+            "pass such claims"
+        )
     rng.shuffle(usable)
     return usable
 
@@ -423,10 +429,12 @@ NEGATION_SOURCES = [
     ("cad_nli", "train"),
     ("sick", "train"),
 ]
+# Lower case only ("May" is a month, "Will" a name), never after an article ("a can of
+# soda", "the will"), and followed by a word ("holds a can.").
 _AUXILIARY = re.compile(
-    r"\b(?:is|are|was|were|will|can|could|would|should|may|might|must)\b"
-    r"|\b(?:has|have|had)\b(?=\s+(?:been|\w+ed|\w+en)\b)",
-    re.IGNORECASE,
+    r"(?<!\ba )(?<!\ban )(?<!\bthe )(?<!\bA )(?<!\bAn )(?<!\bThe )"
+    r"\b(?:is|are|was|were|will|can|could|would|should|may|might|must)\b(?=\s+[\w\"'$])"
+    r"|\b(?:has|have|had)\b(?=\s+(?:been|\w+ed|\w+en)\b)"
 )
 _NEGATED_AUXILIARY = re.compile(
     r"\b(is|are|was|were|will|can|could|would|should|may|might|must|has|have|had|does|do|did)"
@@ -452,6 +460,12 @@ def flip_negation(sentence: str, max_words_before: int = 8) -> str | None:
     >>> flip_negation("The bridge was not closed in 2019.")
     'The bridge was closed in 2019.'
     >>> flip_negation("The man who is running is tired.") is None
+    True
+    >>> flip_negation("A can of soda is on the table.")  # "can" here is a noun
+    'A can of soda is not on the table.'
+    >>> flip_negation("In May the bridge is closed.")
+    'In May the bridge is not closed.'
+    >>> flip_negation("A man holds a can.") is None
     True
     """
     negations = _ANY_NEGATION.findall(sentence)
