@@ -104,6 +104,20 @@ def score(gold: list[str], predicted: list[str], metric: str) -> float:
     return metrics.macro_f1(gold_array, predicted_array)
 
 
+def cpu_name() -> str:
+    """The CPU's model name and whether it has native bf16, for the result file."""
+    from stance.inference import cpu_supports_bf16
+
+    name = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{name} ({'native bf16' if cpu_supports_bf16() else 'no native bf16'})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model directory (default: shipped)")
@@ -130,6 +144,7 @@ def main() -> int:
     headline = auto if auto in precisions else precisions[0]
     models = {p: StanceClassifier.load(args.model, precision=p) for p in precisions}
     rows, agreement, results = [], [], {}
+    gaps: list[np.ndarray] = []  # per pair: the largest bf16 - fp32 probability gap
     tables: list[tuple[str, pd.DataFrame, str, float | None]] = []
     for name, file, split, metric, target in DATASETS:
         path = Path(args.data) / file
@@ -154,10 +169,12 @@ def main() -> int:
         pairs = frame[["claim", "response"]]
         values = {}
         predictions = {}
+        probabilities = {}
         for precision, clf in models.items():
             started = time.perf_counter()
-            predictions[precision] = clf.predict(pairs)
+            probabilities[precision] = clf.predict_proba(pairs)
             seconds = time.perf_counter() - started
+            predictions[precision] = [clf.labels[j] for j in probabilities[precision].argmax(1)]
             values[precision] = score(frame["label"].tolist(), predictions[precision], metric)
             values[f"{precision}_pairs_per_s"] = len(frame) / seconds
         gold = frame["label"].tolist()
@@ -190,6 +207,7 @@ def main() -> int:
             same = float(np.mean(np.array(predictions["bf16"]) == np.array(predictions["fp32"])))
             agreement.append((len(frame), same))
             results[name]["label_agreement"] = same
+            gaps.append(np.abs(probabilities["bf16"] - probabilities["fp32"]).max(axis=1))
             same_cell = f" {same:.4f} |"
         target_cell = "-" if target is None else f"{target:.2f}"
         rows.append(
@@ -218,6 +236,17 @@ def main() -> int:
         total = sum(n for n, _ in agreement)
         overall = sum(n * a for n, a in agreement) / total
         print(f"\nbf16 vs fp32: {overall:.4%} of {total:,} labels identical")
+        gap = np.concatenate(gaps)
+        probability_gap = {
+            "pairs": int(gap.size),
+            "max": float(gap.max()),
+            "p99": float(np.quantile(gap, 0.99)),
+            "median": float(np.median(gap)),
+        }
+        print(
+            f"largest probability gap per pair: max {gap.max():.4f}, 99th percentile "
+            f"{probability_gap['p99']:.4f}, median {probability_gap['median']:.4f}"
+        )
     for suite_name in ("Behavioural suite", "Invariance suite"):
         print(f"\n| {suite_name.lower()} capability | pass rate ({headline}) |\n|---|---:|")
         for capability, rate in results[suite_name]["per_capability"].items():
@@ -241,7 +270,15 @@ def main() -> int:
     if args.out:
         Path(args.out).write_text(
             json.dumps(
-                {"results": results, "agreement": overall, "precisions": precisions}, indent=2
+                {
+                    "results": results,
+                    "agreement": overall,
+                    "bf16_probability_gap": probability_gap if both else None,
+                    "precisions": precisions,
+                    "cpu": cpu_name(),
+                    "date": time.strftime("%Y-%m-%d"),
+                },
+                indent=2,
             )
         )
     return 0

@@ -85,8 +85,8 @@ def cross_fit_proba(
 
     Rows are grouped by claim text, so a claim is never scored by a model that saw it.
 
-    >>> p = cross_fit_proba(["a b", "c d", "a c", "b d"] * 3, ["support", "denial"] * 6,
-    ...                     ("support", "denial"), folds=2)
+    >>> claims = ["cats sleep", "dogs bark", "cats bark", "dogs sleep"] * 3
+    >>> p = cross_fit_proba(claims, ["support", "denial"] * 6, ("support", "denial"), folds=2)
     >>> p.shape
     (12, 2)
     """

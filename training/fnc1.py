@@ -50,8 +50,14 @@ def excerpt(headline: str, body: str | list[str], vectorizer, budget: int = EXCE
 
     >>> from sklearn.feature_extraction.text import TfidfVectorizer
     >>> v = TfidfVectorizer().fit(["cats sleep", "the dog barked loudly"])
-    >>> excerpt("dog barked", "Cats sleep. The dog barked loudly. Cats sleep.", v, budget=30)
+    >>> excerpt("dog barked", "Cats sleep. The dog barked loudly. Cats sleep.", v, budget=40)
     'Cats sleep. The dog barked loudly.'
+
+    The first sentence (the lead) is always kept; then the most similar sentences that
+    still fit, so a small budget can skip the best match for a shorter one:
+
+    >>> excerpt("dog barked", "Cats sleep. The dog barked loudly. Cats sleep.", v, budget=30)
+    'Cats sleep. Cats sleep.'
     """
     from stance.documents import split_sentences
 
