@@ -25,12 +25,13 @@ from stance.labels import DEFAULT_LABELS
 
 if TYPE_CHECKING:
     from stance.licences import LicenceWarning
-    from stance.model import StanceClassifier, TruncationWarning
+    from stance.model import ContextWarning, StanceClassifier, TruncationWarning
     from stance.training import train
 
 __all__ = [
     "DEFAULT_LABELS",
     "ConfigError",
+    "ContextWarning",
     "InputDataError",
     "LicenceWarning",
     "ModelLoadError",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ContextWarning": "stance.model",
     "LicenceWarning": "stance.licences",
     "StanceClassifier": "stance.model",
     "TruncationWarning": "stance.model",

@@ -113,17 +113,26 @@ def fit_temperature(
     return float(np.exp(found.x))
 
 
-def logits_of(model: Any, claims: list[str], responses: list[str], progress: bool = False):
+def logits_of(
+    model: Any,
+    claims: list[str],
+    responses: list[str],
+    progress: bool = False,
+    contexts: list[str | None] | None = None,
+) -> np.ndarray:
     """Logits up to a row-wise constant: ``log(predict_proba)`` at temperature 1.
 
-    The model's own temperature is restored afterwards.
+    The model's own temperature is restored afterwards. ``contexts``: see
+    :func:`stance.evaluation.predict_probabilities`.
     """
     from stance.evaluation import predict_probabilities
 
     previous = getattr(model, "temperature", 1.0)
     model.temperature = 1.0
     try:
-        probabilities, _ = predict_probabilities(model, claims, responses, progress=progress)
+        probabilities, _ = predict_probabilities(
+            model, claims, responses, progress=progress, contexts=contexts
+        )
     finally:
         model.temperature = previous
     return np.log(np.maximum(probabilities, np.finfo(np.float64).tiny))
@@ -228,13 +237,15 @@ def calibrate(
     batch_size: int = 32,
     progress: bool = False,
     classifier: Any = None,
+    context_column: str | None = None,
 ) -> CalibrationResult:
     """Fit a temperature on the labelled file ``data`` and store it with the model.
 
     ``model`` is a model folder (``None``: the default model, which needs
     ``output_model``). With ``output_model`` the calibrated model is saved there as a
     full copy and ``model`` is left as it was. ``classifier`` passes an already loaded
-    :class:`~stance.StanceClassifier` of ``model``.
+    :class:`~stance.StanceClassifier` of ``model``. ``context_column`` gives each
+    response its context, as in :func:`stance.evaluation.evaluate`.
 
     >>> calibrate("dev.csv", "runs/m", output_model="runs/m-calibrated")  # doctest: +SKIP
     """
@@ -249,12 +260,16 @@ def calibrate(
         response_column=response_column,
         label_column=label_column,
         filters=filters,
+        context_column=context_column,
     )
     if classifier is None:
         from stance.model import StanceClassifier
 
         classifier = StanceClassifier.load(model, precision=precision, batch_size=batch_size)
     labels = tuple(classifier.labels)
+    use_context = context_column is not None
+    if hasattr(classifier, "context_for_model"):
+        use_context = classifier.context_for_model(use_context, stacklevel=2)
     rows = read_labelled(
         data,
         labels,
@@ -263,11 +278,12 @@ def calibrate(
         label_column=label_column,
         label_map=label_map,
         filters=filters,
+        context_column=context_column if use_context else None,
     )
     if not rows.gold:
         raise InputDataError(f"{data} has no labelled rows to calibrate on ({rows.excluded})")
     gold = metrics.label_indices(rows.gold, labels)
-    logits = logits_of(classifier, rows.claims, rows.responses, progress=progress)
+    logits = logits_of(classifier, rows.claims, rows.responses, progress, rows.contexts)
     previous = float(getattr(classifier, "temperature", 1.0))
     temperature = fit_temperature(logits, gold)
     low, high = TEMPERATURE_BOUNDS
@@ -293,6 +309,8 @@ def calibrate(
         "ece_after": after["ece"],
         "fitted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if context_column is not None:
+        record["context_column"] = context_column
     if output_model is not None:
         out = Path(output_model).expanduser()
         classifier.temperature = temperature

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="label one claim/response pair", epilog=EPILOG)
     predict.add_argument("claim")
     predict.add_argument("response")
+    predict.add_argument(
+        "--context",
+        default=None,
+        metavar="TEXT",
+        help="the post the response answers (for models trained with context)",
+    )
     add_model_options(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object")
     predict.set_defaults(handler=_cmd_predict)
@@ -58,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="score a CSV, JSONL(.gz) or Parquet file of pairs",
         description="Score every row of INPUT and write OUTPUT (format chosen by extension: "
         ".csv, .csv.gz, .jsonl, .jsonl.gz, .ndjson, .parquet). The output keeps every input "
-        "column and row order and adds label, p_<label> per label, and error.",
+        "column and row order and adds label, p_<label> per label, and error. "
+        "--context-column names the post each response answers, for models trained with "
+        "context (dotted names reach into dict columns: meta.parent_text).",
         epilog=EPILOG,
     )
     score.add_argument("input", metavar="INPUT")
@@ -66,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(score)
     score.add_argument("--claim-column", default="claim", metavar="C")
     score.add_argument("--response-column", default="response", metavar="R")
+    score.add_argument(
+        "--context-column",
+        default=None,
+        metavar="C",
+        help="column with the post each response answers (empty: none); dotted names "
+        "reach into dict columns, e.g. meta.parent_text",
+    )
     score.add_argument(
         "--batch-size", type=positive_int, default=32, metavar="N", help="pairs per forward pass"
     )
@@ -115,11 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
-    from stance.model import TruncationWarning, coerce_pairs
+    from stance.model import TruncationWarning, coerce_rows
 
     clf = load_classifier(args)
-    claims, responses = coerce_pairs([(args.claim, args.response)])
-    probabilities, truncated = clf.predict_proba_with_truncation(claims, responses)
+    texts = (args.claim, args.response)
+    if args.context is not None:
+        texts = (args.claim, args.response, args.context)
+    claims, responses, contexts = coerce_rows([texts])
+    if not clf.context_for_model(given=args.context is not None, stacklevel=1):
+        contexts = None
+    probabilities, truncated = clf.predict_proba_with_truncation(
+        claims, responses, contexts=contexts
+    )
     row = probabilities[0]
     label = clf.labels[int(row.argmax())]
     if args.json:
@@ -150,9 +172,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from stance.scoring import check_paths, score_file
+    from stance.scoring import check_context_option, check_paths, score_file
 
-    check_paths(args.input, args.output)  # fail fast, before the model loads
+    check_context_option(args.documents, args.context_column)  # fail fast, before the
+    check_paths(args.input, args.output)  # model loads
     if args.aggregation is not None:
         from stance.documents import resolve_aggregation
         from stance.errors import ConfigError
@@ -172,6 +195,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         documents=args.documents,
         aggregation=args.aggregation,
+        context_column=args.context_column,
     )
     print(summary_line(summary), file=sys.stderr)
     if summary.error_rows:

@@ -44,6 +44,13 @@ def _data_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--response-column", default="response", metavar="R")
     sub.add_argument("--label-column", default="label", metavar="L")
     sub.add_argument(
+        "--context-column",
+        default=None,
+        metavar="C",
+        help="column with the post each response answers, for models trained with context "
+        "(empty: none); dotted names reach into dict columns, e.g. meta.parent_text",
+    )
+    sub.add_argument(
         "--label-map",
         nargs="+",
         action="extend",
@@ -150,6 +157,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         response_column=args.response_column,
         label_column=args.label_column,
         filters=args.filter,
+        context_column=args.context_column,
     )  # fail fast, before the model loads
     clf = load_classifier(args, batch_size=args.batch_size)
     try:
@@ -162,6 +170,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             label_map=args.label_map,
             filters=args.filter,
             progress=not args.quiet,
+            context_column=args.context_column,
         )
     except InputDataError as exc:
         raise _with_cli_hint(exc) from None
@@ -220,6 +229,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             precision=args.precision,
             batch_size=args.batch_size,
             progress=not args.quiet,
+            context_column=args.context_column,
         )
     except InputDataError as exc:
         raise _with_cli_hint(exc) from None

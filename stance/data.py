@@ -4,7 +4,7 @@
 >>> labels = ("support", "denial", "neutral")
 >>> frame = load_source(SourceConfig(path="train.csv"), labels)  # doctest: +SKIP
 >>> list(frame.columns)  # doctest: +SKIP
-['claim', 'response', 'label', 'source']
+['claim', 'response', 'context', 'label', 'source']
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import pandas as pd
 from stance import io
 from stance.errors import InputDataError, did_you_mean
 from stance.labels import LabelMapping
-from stance.model import text_problem
+from stance.model import context_values, text_problem
 from stance.training_config import SourceConfig
 
-COLUMNS = ["claim", "response", "label", "source"]
+COLUMNS = ["claim", "response", "context", "label", "source"]
+"""The columns of :func:`load_source`; ``context`` is ``None`` where a row has none."""
 
 
 def read_table(path: Path, split: str | None = None) -> pd.DataFrame:
@@ -90,6 +91,55 @@ def column_values(frame: pd.DataFrame, name: str, source: str) -> pd.Series:
     )
 
 
+def check_nested_key(frame: pd.DataFrame, name: str, source: str, fix: str = "") -> None:
+    """Fail when the dotted ``name`` (``a.b``) reaches into the dict column ``a`` but no row
+    of ``frame`` holds the key ``b`` (a mistyped key would otherwise read as all missing).
+
+    ``fix`` ends the message (e.g. how to pass another name). Plain column names, and
+    rows that hold the key with a null value, pass.
+
+    >>> frame = pd.DataFrame({"meta": [{"parent_text": None}, {"depth": 1}]})
+    >>> check_nested_key(frame, "meta.parent_text", "replies.jsonl")
+    >>> check_nested_key(frame, "meta.parent", "replies.jsonl")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stance.errors.InputDataError: replies.jsonl has no column 'meta.parent': ... 'meta.parent_text'?
+    """
+    head, _, rest = name.partition(".")
+    if name in frame.columns or not rest or head not in frame.columns or not len(frame):
+        return
+    parts = rest.split(".")
+    found: set[str] = set()
+    for value in frame[head]:
+        for depth, part in enumerate(parts):
+            if not isinstance(value, dict):
+                break
+            found.update(".".join([head, *parts[:depth], str(key)]) for key in value)
+            if part not in value:
+                break
+            value = value[part]
+        else:
+            return
+    shown = sorted(found)[:20]
+    raise InputDataError(
+        f"{source} has no column {name!r}: no row's {head!r} holds the key {rest!r}; "
+        f"dotted names found: {shown}.{did_you_mean(name, found)}{' ' + fix if fix else ''}"
+    )
+
+
+def check_first_rows(path: Path, name: str, option: str, rows: int = 2048) -> None:
+    """:func:`check_nested_key` on the first ``rows`` rows of the table file ``path``, so a
+    dotted column name whose key no row holds fails before a model loads or output is
+    written; ``option`` names the command-line option that passes the name."""
+    batches = io.iter_batches(path, rows)
+    try:
+        first = next(batches, None)
+    finally:
+        batches.close()
+    if first is not None:
+        check_nested_key(first, name, str(path), f"Pass the right name with {option}.")
+
+
 def _dig(value: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         if not isinstance(value, dict):
@@ -105,11 +155,13 @@ def load_source(
     data_dir: str | None = None,
     resolve: Any = None,
 ) -> pd.DataFrame:
-    """Read one source into ``claim, response, label, source`` rows (mapped, filtered,
-    capped, balanced and weighted as its config says).
+    """Read one source into ``claim, response, context, label, source`` rows (mapped,
+    filtered, capped, balanced and weighted as its config says).
 
     Rows with missing or empty text fail loudly with their count, since silently
-    dropping them would change the data a model is trained on.
+    dropping them would change the data a model is trained on. ``context`` holds the
+    source's ``context_column`` (``None`` where a row has no context, and in every row
+    of a source without one).
     """
     path = resolve(source.path) if resolve else Path(source.path)
     name = source.display_name()
@@ -135,15 +187,29 @@ def load_source(
     claims = column_values(frame, source.claim_column, where)
     responses = column_values(frame, source.response_column, where)
     raw_labels = column_values(frame, source.label_column, where)
+    contexts: list[str | None] = [None] * len(frame)
+    if source.context_column:
+        check_nested_key(frame, source.context_column, where, "Fix the source's context_column.")
+        values = column_values(frame, source.context_column, where).tolist()
+        contexts, problems = context_values(values)
+        if problems:
+            row, problem = problems[0]
+            raise InputDataError(
+                f"{where}: {len(problems)} rows have a context that is neither text nor "
+                f"missing (first at row {row}: {problem}); clean them or add a filter that "
+                "excludes them"
+            )
     mapping = LabelMapping(source.label_map, labels)
     mapped = mapping.apply(raw_labels.tolist(), source=where)
     out = pd.DataFrame(
         {
             "claim": claims.to_numpy(dtype=object),
             "response": responses.to_numpy(dtype=object),
+            "context": pd.Series(contexts, dtype=object).to_numpy(),
             "label": mapped,
             "source": name,
-        }
+        },
+        columns=COLUMNS,
     )
     bad = [
         i
@@ -202,7 +268,7 @@ def offtopic_pairs(
     ``min_content_words`` content words) is about something else, so it neither
     supports nor denies the claim. Short reactions ("Not true.", "Nonsense.") are never
     drawn: they deny whatever they answer. Rows whose claim finds no such response in
-    ``tries`` draws are left out. Needs at least two sources.
+    ``tries`` draws are left out. Needs at least two sources. The pairs have no context.
 
     >>> frame = pd.DataFrame({"claim": ["Prices rose.", "The team won."],
     ...     "response": ["Inflation went up.", "They lost."], "label": ["support", "denial"],
@@ -241,6 +307,7 @@ def offtopic_pairs(
         {
             "claim": [c for c, _ in out],
             "response": [r for _, r in out],
+            "context": [None] * len(out),
             "label": label,
             "source": "offtopic",
         },

@@ -4,7 +4,9 @@ The engine behind ``stance eval``: reads any :mod:`stance.io` table (CSV, JSONL(
 Parquet) in chunks, keeps the rows that match the filters, maps the data's labels onto
 the model's (:class:`stance.labels.LabelMapping`), predicts, and computes
 :func:`stance.metrics.compute_metrics`. Rows with a missing or empty claim, response or
-label are counted per reason and left out of the metrics, never silently.
+label are counted per reason and left out of the metrics, never silently. An optional
+``context_column`` gives each response the post it answers (a missing or empty context
+means none), for models trained with context.
 
 >>> from stance import StanceClassifier
 >>> clf = StanceClassifier.load("path/to/model")  # doctest: +SKIP
@@ -15,7 +17,8 @@ label are counted per reason and left out of the metrics, never silently.
 {'metrics': PosixPath('reports/test/metrics.json'), ...}
 
 Any object with a ``labels`` tuple and ``predict_proba(pairs)`` can be evaluated (the
-suite runner's scikit-learn baselines are); a :class:`~stance.StanceClassifier` also
+suite runner's scikit-learn baselines are; with a context column it gets
+``(claim, response, context)`` triples); a :class:`~stance.StanceClassifier` also
 reports truncated pairs and shows a progress bar.
 """
 
@@ -35,11 +38,11 @@ import numpy as np
 import pandas as pd
 
 from stance import io
-from stance.data import column_values
+from stance.data import check_first_rows, check_nested_key, column_values
 from stance.errors import ConfigError, InputDataError, OutputError, did_you_mean
 from stance.labels import LabelMapping
 from stance.metrics import compute_metrics
-from stance.model import text_problem
+from stance.model import context_values, text_problem
 
 __all__ = [
     "REPORT_FILES",
@@ -72,7 +75,8 @@ class LabelledData:
     """The usable rows of a labelled file, with what was left out and why.
 
     ``gold`` holds labels already mapped onto the model's labels; ``rows`` the 0-based
-    position of each kept row in the file.
+    position of each kept row in the file; ``contexts`` one context per kept row
+    (``None``: none) when a context column was read, else ``None``.
     """
 
     path: Path
@@ -83,6 +87,7 @@ class LabelledData:
     rows_read: int = 0
     rows_after_filter: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
+    contexts: list[str | None] | None = None
 
     @property
     def n_excluded(self) -> int:
@@ -168,6 +173,7 @@ def check_columns(
     response_column: str = "response",
     label_column: str = "label",
     filters: Mapping[str, Any] | Iterable[str] | None = None,
+    context_column: str | None = None,
 ) -> None:
     """Fail fast (before a model loads) when the file or a named column is missing.
 
@@ -185,6 +191,8 @@ def check_columns(
         ("response", response_column, "--response-column"),
         ("label", label_column, "--label-column"),
     ]
+    if context_column is not None:
+        wanted.append(("context", context_column, "--context-column"))
     wanted += [("filter", key, "--filter") for key in _filter_dict(filters)]
     for role, name, option in wanted:
         if name not in columns and name.partition(".")[0] not in columns:
@@ -192,6 +200,8 @@ def check_columns(
                 f"{path} has no {role} column {name!r}; columns found: {columns}."
                 f"{did_you_mean(name, columns)} Pass the right name with {option}."
             )
+    if context_column is not None and context_column not in columns:
+        check_first_rows(path, context_column, "--context-column")
 
 
 def read_labelled(
@@ -204,6 +214,7 @@ def read_labelled(
     label_map: Mapping[str, Any] | Iterable[str] | None = None,
     filters: Mapping[str, Any] | Iterable[str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    context_column: str | None = None,
 ) -> LabelledData:
     """Read the rows of ``path`` that match ``filters`` and map their labels onto ``labels``.
 
@@ -211,7 +222,9 @@ def read_labelled(
     of values, compared as text; several columns must all match. ``label_map`` maps data
     labels to ``labels`` (labels already in ``labels`` map to themselves); an unmapped
     label fails with its count. Rows with a missing or empty claim, response or label
-    are counted in ``excluded`` by reason.
+    are counted in ``excluded`` by reason. ``context_column`` (dotted names reach in)
+    fills ``contexts``: a missing or empty context is none, a value that is not text
+    excludes its row.
 
     >>> data = read_labelled("dev.jsonl", ("support", "denial", "neutral"),
     ...                      filters={"split": "dev"})  # doctest: +SKIP
@@ -226,11 +239,15 @@ def read_labelled(
     claims: list[Any] = []
     responses: list[Any] = []
     raw_labels: list[Any] = []
+    contexts: list[str | None] = []
     rows: list[np.ndarray] = []
     seen: dict[str, Counter[str]] = {key: Counter() for key in wanted}
     excluded: Counter[str] = Counter()
     rows_read = rows_kept = 0
     for chunk in io.iter_batches(path, chunk_rows):
+        if context_column is not None and not rows_read:
+            fix = "Pass the right name with --context-column."
+            check_nested_key(chunk, context_column, source, fix)
         rows_read += len(chunk)
         keep = np.ones(len(chunk), dtype=bool)
         for key, allowed in wanted.items():
@@ -244,6 +261,11 @@ def read_labelled(
         c = column_values(chunk, claim_column, source).tolist()
         r = column_values(chunk, response_column, source).tolist()
         y = column_values(chunk, label_column, source).tolist()
+        x: list[str | None] = [None] * len(chunk)
+        context_problems: dict[int, str] = {}
+        if context_column is not None:
+            x, found = context_values(column_values(chunk, context_column, source).tolist())
+            context_problems = dict(found)
         good = np.ones(len(chunk), dtype=bool)
         for i in range(len(chunk)):
             problems = []
@@ -253,6 +275,8 @@ def read_labelled(
                     problem = None  # labels may be numbers: the label map reads them
                 if problem:
                     problems.append(f"{role} {problem}")
+            if i in context_problems:
+                problems.append(f"context {context_problems[i]}")
             if problems:
                 excluded["; ".join(problems)] += 1
                 good[i] = False
@@ -261,6 +285,7 @@ def read_labelled(
         claims += [v for v, g in zip(c, good, strict=True) if g]
         responses += [v for v, g in zip(r, good, strict=True) if g]
         raw_labels += [v for v, g in zip(y, good, strict=True) if g]
+        contexts += [v for v, g in zip(x, good, strict=True) if g]
     if wanted and rows_read and not rows_kept:
         present = {key: dict(counter.most_common(10)) for key, counter in seen.items()}
         shown = {key: sorted(v) for key, v in wanted.items()}
@@ -278,6 +303,7 @@ def read_labelled(
         rows_read=rows_read,
         rows_after_filter=rows_kept,
         excluded=dict(excluded.most_common()),
+        contexts=contexts if context_column is not None else None,
     )
 
 
@@ -285,18 +311,31 @@ def read_labelled(
 
 
 def predict_probabilities(
-    model: Any, claims: list[str], responses: list[str], progress: bool = False
+    model: Any,
+    claims: list[str],
+    responses: list[str],
+    progress: bool = False,
+    contexts: list[str | None] | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Probabilities (columns in ``model.labels`` order) and the number of truncated pairs."""
+    """Probabilities (columns in ``model.labels`` order) and the number of truncated pairs.
+
+    ``contexts`` (one per pair, ``None``: none) go to the model as they are; a
+    :class:`~stance.StanceClassifier` trained without context refuses them, so pass them
+    through :meth:`~stance.StanceClassifier.context_for_model` first (``evaluate`` does).
+    """
     if hasattr(model, "predict_proba_with_truncation"):
         bar = _progress_bar(len(claims), enabled=progress)
+        kwargs = {} if contexts is None else {"contexts": contexts}
         try:
             probabilities, truncated = model.predict_proba_with_truncation(
-                claims, responses, on_batch=bar.update
+                claims, responses, on_batch=bar.update, **kwargs
             )
         finally:
             bar.close()
         return np.asarray(probabilities, dtype=np.float64), int(np.sum(truncated))
+    if contexts is not None:
+        rows = list(zip(claims, responses, contexts, strict=True))
+        return np.asarray(model.predict_proba(rows), dtype=np.float64), 0
     pairs = list(zip(claims, responses, strict=True))
     return np.asarray(model.predict_proba(pairs), dtype=np.float64), 0
 
@@ -329,14 +368,25 @@ def evaluate(
     progress: bool = False,
     n_resamples: int = 1000,
     seed: int = 0,
+    context_column: str | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` on the labelled file ``path``; see :func:`read_labelled` for options.
+
+    A :class:`~stance.StanceClassifier` trained without context ignores
+    ``context_column`` (its values are not read) with a
+    :class:`~stance.model.ContextWarning`; one trained with context and evaluated without
+    it warns too.
 
     >>> result = evaluate(clf, "test.csv", label_map={"agree": "support"})  # doctest: +SKIP
     >>> result.metrics["macro_f1"], result.metrics["macro_f1_ci"]  # doctest: +SKIP
     (0.71, [0.69, 0.73])
+    >>> evaluate(clf, "rumoureval2019/pairs.jsonl",
+    ...          context_column="meta.parent_text")  # doctest: +SKIP
     """
     labels = tuple(model.labels)
+    use_context = context_column is not None
+    if hasattr(model, "context_for_model"):
+        use_context = model.context_for_model(use_context, stacklevel=2)
     label_map = _label_map_dict(label_map)
     filter_values = describe_filters(filters)
     data = read_labelled(
@@ -347,6 +397,7 @@ def evaluate(
         label_column=label_column,
         label_map=label_map,
         filters=filters,
+        context_column=context_column if use_context else None,
     )
     if not data.gold:
         why = (
@@ -356,7 +407,7 @@ def evaluate(
         )
         raise InputDataError(f"{path} has no labelled rows to evaluate{why}")
     probabilities, truncated = predict_probabilities(
-        model, data.claims, data.responses, progress=progress
+        model, data.claims, data.responses, progress=progress, contexts=data.contexts
     )
     metrics = compute_metrics(data.gold, probabilities, labels, n_resamples=n_resamples, seed=seed)
     info = getattr(model, "info", {}) or {}
@@ -372,6 +423,10 @@ def evaluate(
         "label_column": label_column,
         "label_map": label_map,
     }
+    if context_column is not None:
+        metrics["data"]["context_column"] = context_column
+        metrics["data"]["context_used"] = use_context
+        metrics["data"]["rows_with_context"] = sum(c is not None for c in data.contexts or [])
     metrics["model"] = {
         "source": str(info.get("source", getattr(model, "name", type(model).__name__))),
         "labels": list(labels),
@@ -391,6 +446,8 @@ def evaluate(
             "confidence": probabilities.max(axis=1),
         }
     )
+    if data.contexts is not None:
+        predictions.insert(3, "context", data.contexts)
     for j, label in enumerate(labels):
         predictions[f"p_{label}"] = probabilities[:, j]
     return EvalResult(metrics=metrics, predictions=predictions, labels=labels, data=data)
@@ -399,19 +456,22 @@ def evaluate(
 def error_rows(result: EvalResult) -> list[dict[str, Any]]:
     """Misclassified rows, most confident first (ties in file order).
 
-    Each: ``row`` (0-based position in the file), ``claim``, ``response``, ``gold``,
-    ``predicted``, ``confidence`` (probability of the predicted label), ``probabilities``.
+    Each: ``row`` (0-based position in the file), ``claim``, ``response``, ``context``
+    (when a context column was read), ``gold``, ``predicted``, ``confidence``
+    (probability of the predicted label), ``probabilities``.
     """
     frame = result.predictions
     wrong = frame[frame["gold"] != frame["predicted"]]
     wrong = wrong.sort_values(["confidence", "row"], ascending=[False, True], kind="stable")
     out = []
     for record in wrong.to_dict("records"):
+        context = {"context": record["context"]} if "context" in record else {}
         out.append(
             {
                 "row": int(record["row"]),
                 "claim": record["claim"],
                 "response": record["response"],
+                **context,
                 "gold": record["gold"],
                 "predicted": record["predicted"],
                 "confidence": round(float(record["confidence"]), 6),

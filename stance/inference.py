@@ -8,6 +8,11 @@ and put back in input order.
 Truncation keeps the claim whole and cuts the response (``only_second``). Only when
 the claim alone does not fit is the claim cut as well (``longest_first``). Every
 truncated pair is counted.
+
+An optional conversation context (the post a reply answers) goes into segment B before
+the response: ``[CLS] claim [SEP] context [SEP] response [SEP]``
+(:data:`stance.modeldir.CONTEXT_ENCODING`). It gets only the room the pair leaves, so
+the claim and the response are kept whole first and the context is cut from its start.
 """
 
 from __future__ import annotations
@@ -69,11 +74,17 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 @dataclass(frozen=True)
 class EncodedPairs:
-    """Token ids of tokenized pairs (unpadded) and which pairs were truncated."""
+    """Token ids of tokenized pairs (unpadded) and which pairs were truncated.
+
+    ``truncated`` marks pairs whose claim or response was cut; ``context_cut`` marks rows
+    whose context was shortened or left out for lack of room (``None`` when no context
+    was encoded).
+    """
 
     input_ids: list[list[int]]
     token_type_ids: list[list[int]]
     truncated: np.ndarray  # bool, one per pair
+    context_cut: np.ndarray | None = None  # bool, one per pair
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -107,13 +118,26 @@ def plain_backend(tokenizer: Any) -> Any:
 class PairTokenizer:
     """Tokenizes (claim, response) pairs, claim kept whole, response cut first.
 
+    With ``context_encoding`` (:data:`stance.modeldir.CONTEXT_ENCODING`) :meth:`encode`
+    also takes one context per pair (``None`` for none), encoded as segment B =
+    ``context [SEP] response``; the context is cut first, from its start.
+
     Thread-safe: the Rust tokenizer's truncation settings are fixed once on private
     copies, and a lock guards the slow-tokenizer fallback.
     """
 
-    def __init__(self, tokenizer, max_length: int) -> None:
+    def __init__(self, tokenizer, max_length: int, context_encoding: str | None = None) -> None:
+        from stance.errors import ConfigError
+        from stance.modeldir import CONTEXT_ENCODINGS
+
+        if context_encoding is not None and context_encoding not in CONTEXT_ENCODINGS:
+            raise ConfigError(
+                f"context_encoding must be None or one of {list(CONTEXT_ENCODINGS)}, "
+                f"got {context_encoding!r}"
+            )
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
+        self.context_encoding = context_encoding
         self._lock = threading.Lock()
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is not None:
@@ -129,14 +153,34 @@ class PairTokenizer:
         else:
             self._claim_whole = self._both_cut = self._plain = None
 
-    def encode(self, claims: Sequence[str], responses: Sequence[str]) -> EncodedPairs:
-        """Tokenize pairs without padding.
+    def encode(
+        self,
+        claims: Sequence[str],
+        responses: Sequence[str],
+        contexts: Sequence[str | None] | None = None,
+    ) -> EncodedPairs:
+        """Tokenize pairs (with ``contexts``: triples) without padding.
+
+        ``contexts`` needs a ``context_encoding``; a ``None`` context leaves its row
+        encoded as the plain pair.
 
         >>> enc = pair_tokenizer.encode(["claim"], ["response"])  # doctest: +SKIP
+        >>> enc = pair_tokenizer.encode(["X?"], ["Exactly."], ["X is false."])  # doctest: +SKIP
         """
         claims, responses = _valid_unicode(claims), _valid_unicode(responses)
+        if contexts is not None:
+            return self._encode_with_context(claims, responses, list(contexts))
         if self._claim_whole is None:
             return self._encode_slow(claims, responses)
+        encodings = self._pair_encodings(claims, responses)
+        return EncodedPairs(
+            input_ids=[e.ids for e in encodings],
+            token_type_ids=[e.type_ids for e in encodings],
+            truncated=np.fromiter((bool(e.overflowing) for e in encodings), bool, len(encodings)),
+        )
+
+    def _pair_encodings(self, claims: Sequence[str], responses: Sequence[str]) -> list[Any]:
+        """Rust encodings of the pairs, claim kept whole (cut too only if it alone overflows)."""
         pairs = [
             (self._bounded(c), self._bounded(r)) for c, r in zip(claims, responses, strict=True)
         ]
@@ -150,11 +194,72 @@ class PairTokenizer:
                     encodings.append(self._claim_whole.encode(*pair))
                 except Exception:
                     encodings.append(self._both_cut.encode(*pair))
-        return EncodedPairs(
-            input_ids=[e.ids for e in encodings],
-            token_type_ids=[e.type_ids for e in encodings],
-            truncated=np.fromiter((bool(e.overflowing) for e in encodings), bool, len(pairs)),
-        )
+        return encodings
+
+    def _encode_with_context(
+        self, claims: list[str], responses: list[str], contexts: list[str | None]
+    ) -> EncodedPairs:
+        """Triples as ``[CLS] claim [SEP] context [SEP] response [SEP]``; see the module doc."""
+        from stance.errors import ConfigError
+
+        if self.context_encoding is None:
+            raise ConfigError(
+                "contexts were passed to a PairTokenizer without a context_encoding (the "
+                "model was trained without context); pass contexts=None, or build it with "
+                "context_encoding=stance.modeldir.CONTEXT_ENCODING"
+            )
+        if len(contexts) != len(claims):
+            raise ConfigError(
+                f"expected {len(claims)} contexts (one per pair), got {len(contexts)}"
+            )
+        if self._claim_whole is None:
+            raise ConfigError(
+                f"context input needs a fast (Rust) tokenizer; {type(self.tokenizer).__name__} "
+                "is a slow one. Save the model with its fast tokenizer (tokenizer.json)"
+            )
+        separator = self.tokenizer.sep_token_id
+        if separator is None:
+            raise ConfigError(
+                f"context input puts the tokenizer's separator token between context and "
+                f"response, but {type(self.tokenizer).__name__} has no sep_token"
+            )
+        encodings = self._pair_encodings(claims, responses)
+        given = [i for i, context in enumerate(contexts) if context is not None]
+        tails = [self._tail(text) for text in _valid_unicode([contexts[i] for i in given])]
+        tokenized = self._plain.encode_batch(tails, add_special_tokens=False) if tails else []
+        context_ids = dict(zip(given, (t.ids for t in tokenized), strict=True))
+        input_ids, type_ids = [], []
+        context_cut = np.zeros(len(encodings), dtype=bool)
+        for i, encoding in enumerate(encodings):
+            ids, types = list(encoding.ids), list(encoding.type_ids)
+            if i in context_ids:
+                room = self.max_length - len(ids) - 1  # one more separator
+                kept = context_ids[i][-room:] if room > 0 else []
+                context_cut[i] = len(kept) < len(context_ids[i])
+                if kept:
+                    sequence = encoding.sequence_ids
+                    start = next((j for j, s in enumerate(sequence) if s == 1), len(ids) - 1)
+                    segment = [types[start]] * (len(kept) + 1)
+                    ids[start:start] = [*kept, separator]
+                    types[start:start] = segment
+            input_ids.append(ids)
+            type_ids.append(types)
+        truncated = np.fromiter((bool(e.overflowing) for e in encodings), bool, len(encodings))
+        return EncodedPairs(input_ids, type_ids, truncated, context_cut)
+
+    def _tail(self, text: str) -> str:
+        """``text``, or for a very long one a tail starting at a word boundary that still
+        has more than ``max_length`` tokens (all of the context that could be kept)."""
+        limit = self.max_length * CHARS_PER_TOKEN_BOUND
+        while len(text) > limit:
+            cut = text[-limit:]
+            space = next((i for i in range(limit // 2) if cut[i].isspace()), None)
+            if space is not None:
+                cut = cut[space + 1 :]
+            if len(self._plain.encode(cut, add_special_tokens=False).ids) > self.max_length:
+                return cut
+            limit *= 4  # few characters per token here: take more
+        return text
 
     def _bounded(self, text: str) -> str:
         """``text`` cut, at a word boundary, to a prefix that still has more than

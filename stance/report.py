@@ -157,6 +157,12 @@ def markdown_report(
         if data.get("label_map"):
             mapped = ", ".join(f"{k} → {v}" for k, v in data["label_map"].items())
             lines.append(f"- label mapping: {mapped}")
+        if data.get("context_column"):
+            how = "used" if data.get("context_used") else "ignored: model trained without context"
+            lines.append(
+                f"- context: `{data['context_column']}` ({data.get('rows_with_context', 0):,} "
+                f"rows with a context; {how})"
+            )
     if model:
         lines.append(
             f"- model: `{model.get('source')}` (labels {', '.join(model.get('labels', labels))}; "

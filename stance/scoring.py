@@ -3,7 +3,9 @@
 Reads the input in chunks, scores the valid rows, and commits each chunk to a
 crash-safe partial output, so memory stays flat and an interrupted run (even
 ``kill -9``) resumes where it stopped. The output keeps every input column and row
-order and adds ``label``, one ``p_<label>`` column per label, and ``error``.
+order and adds ``label``, one ``p_<label>`` column per label, and ``error``. A
+``context_column`` (dotted names reach into dict columns) gives each reply the post it
+answers, for models trained with context.
 
 >>> summary = score_file("pairs.csv", "scored.csv", clf)  # doctest: +SKIP
 >>> summary.error_rows  # doctest: +SKIP
@@ -24,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from stance import io
+from stance.data import check_first_rows, column_values
 from stance.documents import evidence_labels, predict_documents, resolve_aggregation
-from stance.errors import InputDataError, did_you_mean
-from stance.model import StanceClassifier, text_problem
+from stance.errors import ConfigError, InputDataError, did_you_mean
+from stance.model import StanceClassifier, context_values, text_problem
 
 CHUNK_ROWS = 2048
 DOCUMENT_CHUNK_ROWS = 64  # a document is tens of units: commit (and show progress) sooner
@@ -61,14 +64,26 @@ def output_columns(labels: tuple[str, ...], prefix: str = "") -> list[str]:
 
 
 def check_columns(
-    columns: list[str], claim_column: str, response_column: str, added: list[str], source: str
+    columns: list[str],
+    claim_column: str,
+    response_column: str,
+    added: list[str],
+    source: str,
+    context_column: str | None = None,
 ) -> None:
-    """Fail clearly when a text column is missing or an added column already exists."""
-    for role, name, option in (
+    """Fail clearly when a text column is missing or an added column already exists.
+
+    ``context_column`` may be dotted (``meta.parent_text``): its first part must exist.
+    """
+    wanted = [
         ("claim", claim_column, "--claim-column"),
         ("response", response_column, "--response-column"),
-    ):
-        if name not in columns:
+    ]
+    if context_column is not None:
+        wanted.append(("context", context_column, "--context-column"))
+    for role, name, option in wanted:
+        present = name in columns or (role == "context" and name.partition(".")[0] in columns)
+        if not present:
             raise InputDataError(
                 f"{source} has no {role} column {name!r}; columns found: {columns}."
                 f"{did_you_mean(name, columns)} Pass the right name with {option}."
@@ -90,14 +105,18 @@ def score_frame(
     on_batch: Any = None,
     documents: bool = False,
     aggregation: Any = None,
+    context_column: str | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Score one DataFrame; returns it with the added columns and the truncated count.
 
     Rows whose claim or response is missing, empty or not text get an ``error`` and no
-    label; they are never dropped. With ``documents=True`` each response is a whole
-    document (see ``stance.documents``): the label and probabilities are the document's,
-    the evidence columns (:func:`evidence_columns`) are added, and
-    ``on_batch`` is called once with the number of documents.
+    label; they are never dropped. ``context_column`` (dotted names reach into dict
+    columns; needs a model trained with context) gives each row its context: a missing
+    or empty one means none, a value that is not text is a row error. With
+    ``documents=True`` each response is a whole document (see ``stance.documents``): the
+    label and probabilities are the document's, the evidence columns
+    (:func:`evidence_columns`) are added, and ``on_batch`` is called once with the number
+    of documents.
     """
     labels = clf.labels
     n = len(frame)
@@ -112,6 +131,14 @@ def score_frame(
                 problems.append(f"{role} {problem}")
         if problems:
             errors[i] = "; ".join(problems)
+    contexts: list[str | None] | None = None
+    if context_column is not None:
+        check_context_option(documents, context_column)
+        contexts, context_problems = context_values(
+            column_values(frame, context_column, "the input").tolist()
+        )
+        for i, problem in context_problems:
+            errors[i] = "; ".join(filter(None, [errors[i], f"context {problem}"]))
     valid = np.flatnonzero(errors == "")
     probabilities = np.full((n, len(labels)), np.nan)
     truncated = 0
@@ -124,7 +151,10 @@ def score_frame(
             on_batch(len(valid))
     elif len(valid):
         probs, cut = clf.predict_proba_with_truncation(
-            [claims[i] for i in valid], [responses[i] for i in valid], on_batch=on_batch
+            [claims[i] for i in valid],
+            [responses[i] for i in valid],
+            on_batch=on_batch,
+            contexts=None if contexts is None else [contexts[i] for i in valid],
         )
         probabilities[valid] = probs
         truncated = int(cut.sum())
@@ -140,6 +170,19 @@ def score_frame(
         # object dtype: offsets stay ints beside the None of unscored rows (not 54.0 and NaN)
         out[column] = pd.Series(values, index=out.index, dtype=object)
     return out, truncated
+
+
+def check_context_option(documents: bool, context_column: str | None) -> None:
+    """Refuse a context column in documents mode (documents are scored without context).
+
+    >>> check_context_option(False, "meta.parent_text")
+    """
+    if documents and context_column is not None:
+        raise ConfigError(
+            f"--context-column ({context_column!r}) does not apply to --documents: a "
+            "document is scored without conversation context. Drop --context-column, or "
+            "score replies without --documents"
+        )
 
 
 def check_paths(input_path: str | os.PathLike[str], output_path: str | os.PathLike[str]) -> None:
@@ -168,13 +211,22 @@ def score_file(
     chunk_rows: int | None = None,
     documents: bool = False,
     aggregation: Any = None,
+    context_column: str | None = None,
 ) -> ScoreSummary:
     """Score every row of ``input_path`` into ``output_path`` (formats by extension).
 
     ``documents=True``: each response is a whole document (``stance score --documents``);
-    rows are committed in chunks of :data:`DOCUMENT_CHUNK_ROWS`.
+    rows are committed in chunks of :data:`DOCUMENT_CHUNK_ROWS`. ``context_column``:
+    the column holding the post each response answers (``stance score
+    --context-column``); a model trained without context ignores it with a
+    :class:`~stance.model.ContextWarning`, and a model trained with context scored
+    without one warns too.
+
+    >>> score_file("replies.jsonl", "scored.jsonl", clf,
+    ...            context_column="meta.parent_text")  # doctest: +SKIP
     """
     started = time.perf_counter()
+    check_context_option(documents, context_column)
     check_paths(input_path, output_path)
     input_path, output_path = Path(input_path), Path(output_path)
     added = output_columns(clf.labels, prefix)
@@ -184,7 +236,14 @@ def score_file(
     chunk_rows = chunk_rows or (DOCUMENT_CHUNK_ROWS if documents else CHUNK_ROWS)
     columns = io.read_columns(input_path)
     if columns:
-        check_columns(columns, claim_column, response_column, added, str(input_path))
+        check_columns(
+            columns, claim_column, response_column, added, str(input_path), context_column
+        )
+    if context_column is not None and context_column not in columns:
+        check_first_rows(input_path, context_column, "--context-column")
+    use_context = context_column
+    if not documents and not clf.context_for_model(context_column is not None, stacklevel=2):
+        use_context = None  # a model trained without context: warned, the column ignored
     stat = input_path.stat()
     fingerprint = {
         "input": str(input_path.resolve()),
@@ -196,6 +255,8 @@ def score_file(
         "response_column": response_column,
         "prefix": prefix,
     }
+    if context_column is not None:
+        fingerprint["context_column"] = context_column
     if documents:
         fingerprint["documents"] = repr(aggregation)
     writer = io.ResumableWriter.open(output_path, fingerprint, resume=resume)
@@ -209,6 +270,7 @@ def score_file(
                 response_column,
                 added,
                 str(input_path),
+                context_column,
             )
             scored, truncated = score_frame(
                 chunk,
@@ -219,6 +281,7 @@ def score_file(
                 on_batch=bar.update,
                 documents=documents,
                 aggregation=aggregation,
+                context_column=use_context,
             )
             bad = scored[f"{prefix}error"] != ""
             bar.update(int(bad.sum()))

@@ -3,7 +3,9 @@
 >>> import stance
 >>> clf = stance.training.train("configs/rumoureval.yaml")  # doctest: +SKIP
 
-``train`` reads the sources, tokenizes them like inference does (claim kept whole),
+``train`` reads the sources, tokenizes them like inference does (claim kept whole; with
+a ``context_column`` on any training source, (claim, response, context) triples encoded
+as :data:`stance.modeldir.CONTEXT_ENCODING`, which the saved model records),
 trains with the HF ``Trainer`` (bf16 autocast on CPUs with native bf16, dynamic
 padding, length-grouped batches, warmup and decay, early stopping on validation
 macro-F1, checkpoints that ``resume=True`` continues), optionally with a LoRA
@@ -34,6 +36,7 @@ from stance.debias import cross_fit_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype
 from stance.labels import resolve_labels
+from stance.model import context_values
 from stance.training_config import TrainConfig
 
 
@@ -86,7 +89,12 @@ class _PairDataset(torch.utils.data.Dataset):
         labels: tuple[str, ...],
         bias_proba: np.ndarray | None = None,
     ):
-        encoded = pair_tokenizer.encode(frame["claim"].tolist(), frame["response"].tolist())
+        contexts = None
+        if pair_tokenizer.context_encoding is not None:
+            contexts, _ = context_values(frame["context"].tolist())
+        encoded = pair_tokenizer.encode(
+            frame["claim"].tolist(), frame["response"].tolist(), contexts
+        )
         index = {label: i for i, label in enumerate(labels)}
         self.input_ids = encoded.input_ids
         self.token_type_ids = encoded.token_type_ids
@@ -246,7 +254,8 @@ def train(
 
     data = prepare_data(config)
     model, tokenizer = _build_model(config, data.labels)
-    pair_tokenizer = PairTokenizer(tokenizer, config.max_length)
+    context_encoding = modeldir.CONTEXT_ENCODING if config.uses_context else None
+    pair_tokenizer = PairTokenizer(tokenizer, config.max_length, context_encoding)
     bias_proba = None
     if config.debias is not None:
         bias_proba = cross_fit_proba(
@@ -361,6 +370,7 @@ def source_records(config: TrainConfig, train: pd.DataFrame) -> list[dict[str, A
             "label_map": s.label_map,
             "filter": s.filter,
             "rows": int((train["source"] == s.display_name()).sum()),
+            **({"context_column": s.context_column} if s.context_column else {}),
         }
         for s in config.sources
     ]
@@ -415,6 +425,10 @@ def _save_output(
             "metrics": metrics,
         },
     }
+    if config.uses_context:
+        info["context_encoding"] = modeldir.CONTEXT_ENCODING
+        with_context = int(data.train["context"].map(lambda c: isinstance(c, str)).sum())
+        info["provenance"]["train_rows_with_context"] = with_context
     if is_adapter:
         info["base_model"] = config.base_model
     (out / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
@@ -442,6 +456,17 @@ def model_card(
         f"Labels (column order): {', '.join(data.labels)}. Pairs longer than "
         f"{config.max_length} tokens keep the claim whole and cut the response.",
         "",
+        *(
+            [
+                "Trained with conversation context: each response is read with the post it "
+                "answers, as `[CLS] claim [SEP] context [SEP] response [SEP]` (the context "
+                "is cut first, from its start). Pass it as the third item of each triple "
+                "or with `--context-column`.",
+                "",
+            ]
+            if config.uses_context
+            else []
+        ),
         "**Licences.** " + licences.summary(sources),
         "",
         "## Training data",

@@ -36,6 +36,11 @@ class SourceConfig:
             ``data_dir`` when it is set, else to the current directory.
         name: a short name for reports (default: the file's folder or stem).
         claim_column, response_column, label_column: column names in the source.
+        context_column: the column holding the post each response answers (conversation
+            context, e.g. ``meta.parent_text``; dotted names reach into dict columns); a
+            missing or empty value means no context for that row. When any training
+            source has one, the model is trained with context (see
+            :data:`stance.modeldir.CONTEXT_ENCODING`) and records it.
         label_map: source label -> model label (labels already in the model map to
             themselves).
         filter: keep rows whose column equals the value (or is in the list); dotted
@@ -52,6 +57,7 @@ class SourceConfig:
     claim_column: str = "claim"
     response_column: str = "response"
     label_column: str = "label"
+    context_column: str | None = None
     label_map: dict[str, str] = field(default_factory=dict)
     filter: dict[str, Any] = field(default_factory=dict)
     max_rows: int | None = None
@@ -204,6 +210,23 @@ class TrainConfig:
                 raise ConfigError(
                     f"source {source.path}: max_rows must be >= 1, got {source.max_rows}"
                 )
+            if source.context_column is not None and not source.context_column.strip():
+                raise ConfigError(
+                    f"source {source.path}: context_column must name a column, got "
+                    f"{source.context_column!r}; remove the key for a source without context"
+                )
+        with_context = [s.path for s in self.validation.sources if s.context_column]
+        if with_context and not self.uses_context:
+            raise ConfigError(
+                f"validation source(s) {with_context} have a context_column but no training "
+                "source has one, so the model would be trained without context; add "
+                "context_column to the training sources or remove it from validation"
+            )
+
+    @property
+    def uses_context(self) -> bool:
+        """True when a training source has a ``context_column``: the model reads context."""
+        return any(source.context_column for source in self.sources)
 
     def resolve_path(self, path: str) -> Path:
         """A source path, relative to ``data_dir`` when that is set."""
