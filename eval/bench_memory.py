@@ -2,6 +2,7 @@
 
     python eval/bench_memory.py                       # tiny random model, 10k / 100k / 1M rows
     python eval/bench_memory.py --model default --rows 10000
+    python eval/bench_memory.py --out eval/results/bench_memory.md   # append the table
 
 Each run scores a generated CSV of N pairs in a fresh `stance score` process and reads
 that process's peak resident memory (ru_maxrss). The tiny random model (built here, as
@@ -12,6 +13,7 @@ model's own weights add a constant on top. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -64,7 +66,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="tiny", help="'tiny', 'default' or a model directory")
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--out", type=Path, help="append the table (with date and CPU) here")
     args = parser.parse_args()
+    lines: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         model_args: list[str] = []
@@ -75,9 +79,13 @@ def main() -> int:
             model_args = ["--model", str(build_tiny_model_dir(tmp_path / "tiny"))]
         elif args.model != "default":
             model_args = ["--model", args.model]
-        print(f"model: {args.model}\n")
-        print("| rows | input MB | peak RSS MB | seconds | rows/s |")
-        print("|---:|---:|---:|---:|---:|")
+        lines += [
+            f"## model: {args.model} ({time.strftime('%Y-%m-%d')}, {_cpu()})",
+            "",
+            "| rows | input MB | peak RSS MB | seconds | rows/s |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        print("\n".join(lines))
         for rows in sorted(args.rows):
             source = tmp_path / f"pairs-{rows}.csv"
             write_pairs(source, rows)
@@ -86,10 +94,24 @@ def main() -> int:
                        "--quiet", *model_args]  # fmt: skip
             rss, seconds = peak_rss_of(command)
             size = source.stat().st_size / 1e6
-            print(f"| {rows:,} | {size:.1f} | {rss:.0f} | {seconds:.1f} | {rows / seconds:,.0f} |")
+            lines.append(
+                f"| {rows:,} | {size:.1f} | {rss:.0f} | {seconds:.1f} | {rows / seconds:,.0f} |"
+            )
+            print(lines[-1])
             source.unlink()
             target.unlink()
+    if args.out:
+        header = "" if args.out.is_file() else "# Peak memory of `stance score`\n\n"
+        with args.out.open("a") as handle:
+            handle.write(header + "\n".join(lines) + "\n\n")
     return 0
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ from stance.inference import PairTokenizer
 REPO = Path(__file__).resolve().parent.parent
 WORDS = "the offensive has failed no it does not prices rose fell city minister denied".split()
 FP32_TOLERANCE = 1e-4  # documented in README.md, "Reliability"
-BF16_TOLERANCE = 0.03  # README.md, "Reliability": bf16 moves probabilities by at most 0.03
+# README.md, "Reliability": a sample of the behavioural suite stays within 0.03 in bf16 (on
+# 40,721 table pairs the largest gap was 0.053, the 99th percentile 0.012)
+BF16_TOLERANCE = 0.03
 
 
 def _pairs(n: int = 80, seed: int = 0) -> list[tuple[str, str]]:
@@ -70,8 +72,8 @@ def test_repeated_calls_are_bitwise_identical(tiny_clf):
 def test_bf16_stays_within_the_documented_tolerance():
     """bf16 forward passes (emulated where the CPU lacks them) against fp32.
 
-    README.md, "Reliability": on the default model bf16 moves probabilities by at most
-    0.03. Checked on the default model (the tiny random test model, with its large
+    README.md, "Reliability": on a sample of the behavioural suite bf16 moves the default
+    model's probabilities by at most 0.03. Checked on the default model (the tiny random test model, with its large
     initialisation, is not what the README measures) over every third pair of the
     behavioural suite, short texts from every capability.
     """

@@ -19,7 +19,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def test_score_labels_every_example_pair(tiny_model_dir, tmp_path):
     out = tmp_path / "scored.csv"
-    assert main(["score", str(EXAMPLES / "pairs.csv"), "-o", str(out), "-m", str(tiny_model_dir), "-q"]) == 0  # fmt: skip
+    args = ["score", str(EXAMPLES / "pairs.csv"), "-o", str(out), "-m", str(tiny_model_dir), "-q"]
+    assert main(args) == 0
     scored = pd.read_csv(out)
     assert len(scored) == len(pd.read_csv(EXAMPLES / "pairs.csv")) == 10
     assert set(scored["label"]) <= {"support", "denial", "neutral"}

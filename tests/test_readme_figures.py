@@ -26,10 +26,13 @@ _FILE_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:e-?\d+)?")
 
 
 def _paragraphs(text: str) -> list[str]:
-    """Blocks of text between blank lines, outside code fences and generated blocks."""
+    """Blocks of text between blank lines and list items, outside code fences and
+    generated blocks."""
     text = re.sub(r"```.*?```", "", text, flags=re.S)
     text = re.sub(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", "", text, flags=re.S)
-    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    blocks = re.split(r"\n\s*\n", text)
+    # each list item is a paragraph of its own: it cites its own files
+    return [item for block in blocks for item in re.split(r"\n(?=- )", block) if item.strip()]
 
 
 def _numbers(path: Path) -> list[float]:
