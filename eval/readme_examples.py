@@ -17,10 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_tables import replace_block  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "pairs.csv"
 RESULT = REPO / "eval" / "results" / "readme_examples.md"
-START, END = "<!-- readme-examples:start -->", "<!-- readme-examples:end -->"
+BLOCK = "readme-examples"  # the README markers: <!-- readme-examples:start/end -->
 
 
 def examples_table(frame: pd.DataFrame, labels: tuple[str, ...]) -> str:
@@ -32,20 +35,6 @@ def examples_table(frame: pd.DataFrame, labels: tuple[str, ...]) -> str:
         cells += [f"{getattr(row, f'p_{x}'):.2f}" for x in labels]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
-
-
-def replace_block(text: str, block: str) -> str:
-    """``text`` with the part between the markers replaced by ``block``.
-
-    >>> text = f"a\\n{START}\\nold\\n{END}"
-    >>> replace_block(text, "new") == f"a\\n{START}\\nnew\\n{END}"
-    True
-    """
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md lacks the markers {START} and {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{block}\n{END}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         frame[f"p_{label}"] = proba[:, j]
     table = examples_table(frame, clf.labels)
     readme = REPO / "README.md"
-    updated = replace_block(readme.read_text(), table)
+    updated = replace_block(readme.read_text(), BLOCK, table)
     if args.check:
         current = updated == readme.read_text()
         print("README examples are current" if current else "README examples are stale")
