@@ -15,13 +15,17 @@ from conftest import import_script
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "eval" / "results"
-DOCUMENTS = [REPO / "README.md", REPO / "stance" / "default_model" / "README.md"]
+DOCUMENTS = [
+    REPO / "README.md",
+    REPO / "stance" / "default_model" / "README.md",
+    REPO / "training" / "README.md",
+]
 
 # A figure: a decimal (0.754, 98.7%), a count with thousands separators (9,824), or a
 # number followed by a unit the benchmarks report (634 MB, 2.9x). A signed figure (+0.034)
 # is a difference: of two numbers of the cited files.
 _FIGURE = re.compile(r"(?<![\w.])([+-]?)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)(%|x\b| MB\b)?")
-_CITED = re.compile(r"eval/results/([\w./-]+\.(?:md|json))|`(default_model_[\w]+\.json)`")
+_CITED = re.compile(r"eval/results/([\w./-]+\.(?:md|json))|`([\w.-]+\.(?:md|json))`")
 _FILE_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:e-?\d+)?")
 
 
@@ -72,9 +76,10 @@ def _difference_held(value: float, places: int, numbers: list[float]) -> bool:
 def _cited_files(paragraph: str) -> list[Path]:
     files = []
     for match in _CITED.finditer(paragraph):
-        name = match.group(1) or match.group(2)
-        path = RESULTS / Path(name).name if match.group(2) else REPO / "eval/results" / name
-        files.append(path)
+        if match.group(1):
+            files.append(RESULTS / match.group(1))
+        elif (RESULTS / match.group(2)).is_file():  # a bare `name.json` of eval/results
+            files.append(RESULTS / match.group(2))
     return files
 
 
@@ -94,7 +99,7 @@ def test_figures_in_paragraphs_that_cite_a_result_file_are_in_that_file(document
                 where = paragraph.strip().splitlines()[0][:60]
                 missing.append(f"{figure}{unit or ''} (paragraph '{where}...')")
     assert not missing, (
-        f"{document.name} states figures its cited result files do not hold: {missing}"
+        f"{document.relative_to(REPO)} states figures its cited result files do not hold: {missing}"
     )
 
 
