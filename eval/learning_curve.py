@@ -1,0 +1,77 @@
+"""What more labels would buy: train a recipe on a share of its training rows, measure dev.
+
+    python eval/learning_curve.py configs/rumoureval_context.yaml --fractions 0.25 0.5 \\
+        --full runs/rumoureval-context --out eval/results/rumoureval_context_curve.json
+
+For each fraction, ``stance train CONFIG`` runs with every training source capped at that
+share of its rows (``sources.N.max_rows``, drawn with the config's seed) into
+``runs/curve-<config>-<fraction>``; a run already there is reused. The validation
+macro-F1 and accuracy that training recorded (the best checkpoint's, on the config's
+validation sources) go to ``--out``; ``--full`` adds an already trained run on all rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def capped_overrides(config: Path, fraction: float) -> list[str]:
+    """``sources.N.max_rows=...`` overrides that keep ``fraction`` of each source's rows."""
+    from stance.training import prepare_data
+    from stance.training_config import TrainConfig
+
+    train_config = TrainConfig.from_yaml(config)
+    counts = prepare_data(train_config).train["source"].value_counts()
+    return [
+        f"sources.{i}.max_rows={max(1, round(counts[source.name] * fraction))}"
+        for i, source in enumerate(train_config.sources)
+    ]
+
+
+def recorded(run: Path) -> dict:
+    """Rows and validation figures that ``stance train`` wrote into ``run``."""
+    provenance = json.loads((run / "stance_config.json").read_text())["provenance"]
+    validation = provenance["metrics"]["validation"]
+    return {
+        "run": str(run),
+        "train_rows": provenance["train_rows"],
+        "macro_f1": validation["eval_macro_f1"],
+        "accuracy": validation["eval_accuracy"],
+        "train_seconds": provenance["metrics"]["train"]["train_runtime"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", type=Path)
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5])
+    parser.add_argument("--full", type=Path, help="a run of the same config on all rows")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    from stance.training import train
+
+    points = []
+    for fraction in sorted(args.fractions):
+        run = REPO / "runs" / f"curve-{args.config.stem}-{fraction:g}"
+        if not (run / "stance_config.json").is_file():
+            overrides = capped_overrides(args.config, fraction)
+            train(args.config, output_dir=run, overrides=overrides, progress=False)
+        points.append({"fraction": fraction, **recorded(run)})
+    if args.full:
+        points.append({"fraction": 1.0, **recorded(args.full)})
+    args.out.write_text(json.dumps({"config": str(args.config), "points": points}, indent=2))
+    for point in points:
+        print(
+            f"{point['fraction']:>5.0%}  {point['train_rows']:>6,} rows  "
+            f"macro-F1 {point['macro_f1']:.3f}  accuracy {point['accuracy']:.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
