@@ -12,6 +12,7 @@ from an earlier install), so the time depends on the network as much as on the m
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import json
@@ -60,10 +61,13 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", type=Path, help="clone into this (new) folder and keep it")
+    args = parser.parse_args(argv)
     command = command_one((REPO / "README.md").read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        clone = Path(tmp) / "stance"
+        clone = args.keep or Path(tmp) / "stance"
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
         env = {**os.environ, "PIP_NO_CACHE_DIR": "1"}
         env.pop("VIRTUAL_ENV", None)
