@@ -38,7 +38,9 @@ def recorded(run: Path) -> dict:
     provenance = json.loads((run / "stance_config.json").read_text())["provenance"]
     validation = provenance["metrics"]["validation"]
     return {
-        "run": str(run),
+        "run": str(run.resolve().relative_to(REPO))
+        if run.resolve().is_relative_to(REPO)
+        else str(run),
         "train_rows": provenance["train_rows"],
         "macro_f1": validation["eval_macro_f1"],
         "accuracy": validation["eval_accuracy"],
