@@ -73,9 +73,9 @@ def test_bf16_stays_within_the_documented_tolerance():
     """bf16 forward passes (emulated where the CPU lacks them) against fp32.
 
     README.md, "Reliability": on a sample of the behavioural suite bf16 moves the default
-    model's probabilities by at most 0.03. Checked on the default model (the tiny random test model, with its large
-    initialisation, is not what the README measures) over every third pair of the
-    behavioural suite, short texts from every capability.
+    model's probabilities by at most 0.03. Checked on the default model (the tiny random
+    test model, with its large initialisation, is not what the README measures) over
+    every third pair of the behavioural suite, short texts from every capability.
     """
     suite = pd.read_json(REPO / "eval" / "behavioural" / "suite.jsonl", lines=True)
     pairs = list(zip(suite["claim"], suite["response"], strict=True))[::3]
