@@ -22,6 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 WORDS = (
     "the minister denied reports that the offensive had failed and said troops were "
@@ -79,8 +82,9 @@ def main() -> int:
             model_args = ["--model", str(build_tiny_model_dir(tmp_path / "tiny"))]
         elif args.model != "default":
             model_args = ["--model", args.model]
+        machine = f"{cpu_name()}, {os.cpu_count()} cores"
         lines += [
-            f"## model: {args.model} ({time.strftime('%Y-%m-%d')}, {_cpu()})",
+            f"## model: {args.model} ({time.strftime('%Y-%m-%d')}, {machine})",
             "",
             "| rows | input MB | peak RSS MB | seconds | rows/s |",
             "|---:|---:|---:|---:|---:|",
@@ -105,13 +109,6 @@ def main() -> int:
         with args.out.open("a") as handle:
             handle.write(header + "\n".join(lines) + "\n\n")
     return 0
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

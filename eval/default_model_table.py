@@ -33,6 +33,9 @@ import pandas as pd
 
 from stance import metrics
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 
 # (name, file under data dir, split, metric, target from the default-model issue)
@@ -104,18 +107,12 @@ def score(gold: list[str], predicted: list[str], metric: str) -> float:
     return metrics.macro_f1(gold_array, predicted_array)
 
 
-def cpu_name() -> str:
+def cpu_description() -> str:
     """The CPU's model name and whether it has native bf16, for the result file."""
     from stance.inference import cpu_supports_bf16
 
-    name = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    return f"{name} ({'native bf16' if cpu_supports_bf16() else 'no native bf16'})"
+    bf16 = "native bf16" if cpu_supports_bf16() else "no native bf16"
+    return f"{cpu_name()} ({bf16})"
 
 
 def main() -> int:
@@ -158,7 +155,6 @@ def main() -> int:
         tables.append((name, frame, metric, target))
     suite = pd.read_json(SUITE, lines=True)
     tables.append(("Behavioural suite", suite, "accuracy", 0.90))
-    sys.path.insert(0, str(REPO / "eval"))
     import invariance
 
     invariance_suite = invariance.load_invariance_suite()
@@ -275,7 +271,7 @@ def main() -> int:
                     "agreement": overall,
                     "bf16_probability_gap": probability_gap if both else None,
                     "precisions": precisions,
-                    "cpu": cpu_name(),
+                    "cpu": cpu_description(),
                     "date": time.strftime("%Y-%m-%d"),
                 },
                 indent=2,

@@ -25,6 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "eval" / "results" / "install"
 
@@ -52,13 +55,6 @@ def scored_rows(path: Path) -> int:
         return 0
     with path.open(newline="", encoding="utf-8") as handle:
         return sum(1 for row in csv.DictReader(handle) if row.get("label"))
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

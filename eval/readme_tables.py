@@ -21,6 +21,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import compare_tables  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "eval" / "results"
 README = REPO / "README.md"
@@ -58,12 +61,10 @@ HEADLINE_ROWS = [
 
 
 def headline(file: dict, dataset: str) -> float | None:
-    """The fp32 figure of ``dataset`` (the file's first precision if fp32 was not run)."""
+    """The headline figure of ``dataset`` in ``file`` (see :func:`compare_tables.headline`),
+    or ``None`` when the file did not measure it."""
     result = file["results"].get(dataset)
-    if result is None:
-        return None
-    precisions = file["precisions"]
-    return result["fp32" if "fp32" in precisions else precisions[0]]
+    return None if result is None else compare_tables.headline(result, file)
 
 
 def _capability(file: dict, name: str) -> float | None:

@@ -72,6 +72,22 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if supported else torch.float32
 
 
+def check_context_encoding(encoding: str | None) -> str | None:
+    """``encoding`` when it is ``None`` (no context) or a known context encoding.
+
+    >>> check_context_encoding("context_sep_response")
+    'context_sep_response'
+    """
+    from stance.errors import ConfigError
+    from stance.modeldir import CONTEXT_ENCODINGS
+
+    if encoding is not None and encoding not in CONTEXT_ENCODINGS:
+        raise ConfigError(
+            f"context_encoding must be None or one of {list(CONTEXT_ENCODINGS)}, got {encoding!r}"
+        )
+    return encoding
+
+
 @dataclass(frozen=True)
 class EncodedPairs:
     """Token ids of tokenized pairs (unpadded) and which pairs were truncated.
@@ -127,17 +143,9 @@ class PairTokenizer:
     """
 
     def __init__(self, tokenizer, max_length: int, context_encoding: str | None = None) -> None:
-        from stance.errors import ConfigError
-        from stance.modeldir import CONTEXT_ENCODINGS
-
-        if context_encoding is not None and context_encoding not in CONTEXT_ENCODINGS:
-            raise ConfigError(
-                f"context_encoding must be None or one of {list(CONTEXT_ENCODINGS)}, "
-                f"got {context_encoding!r}"
-            )
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
-        self.context_encoding = context_encoding
+        self.context_encoding = check_context_encoding(context_encoding)
         self._lock = threading.Lock()
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is not None:
@@ -225,7 +233,8 @@ class PairTokenizer:
             )
         encodings = self._pair_encodings(claims, responses)
         given = [i for i, context in enumerate(contexts) if context is not None]
-        tails = [self._tail(text) for text in _valid_unicode([contexts[i] for i in given])]
+        given_texts = _valid_unicode([contexts[i] for i in given])
+        tails = [self._bounded(text, keep_end=True) for text in given_texts]
         tokenized = self._plain.encode_batch(tails, add_special_tokens=False) if tails else []
         context_ids = dict(zip(given, (t.ids for t in tokenized), strict=True))
         input_ids, type_ids = [], []
@@ -247,35 +256,31 @@ class PairTokenizer:
         truncated = np.fromiter((bool(e.overflowing) for e in encodings), bool, len(encodings))
         return EncodedPairs(input_ids, type_ids, truncated, context_cut)
 
-    def _tail(self, text: str) -> str:
-        """``text``, or for a very long one a tail starting at a word boundary that still
-        has more than ``max_length`` tokens (all of the context that could be kept)."""
-        limit = self.max_length * CHARS_PER_TOKEN_BOUND
-        while len(text) > limit:
-            cut = text[-limit:]
-            space = next((i for i in range(limit // 2) if cut[i].isspace()), None)
-            if space is not None:
-                cut = cut[space + 1 :]
-            if len(self._plain.encode(cut, add_special_tokens=False).ids) > self.max_length:
-                return cut
-            limit *= 4  # few characters per token here: take more
-        return text
-
-    def _bounded(self, text: str) -> str:
-        """``text`` cut, at a word boundary, to a prefix that still has more than
-        ``max_length`` tokens; short texts unchanged.
+    def _bounded(self, text: str, keep_end: bool = False) -> str:
+        """``text`` cut, at a word boundary, to a prefix (``keep_end``: a suffix) that still
+        has more than ``max_length`` tokens; short texts unchanged.
 
         The Rust tokenizer materialises every overflow window of a truncated pair, which
         for two 1 MB texts cut ``longest_first`` is quadratic (tens of GB). A prefix that
         ends between words tokenizes to a prefix of the full text's tokens, and as it
-        alone overflows ``max_length`` the pair is truncated to the same tokens.
+        alone overflows ``max_length`` the pair is truncated to the same tokens. A context
+        is cut from its start, so it keeps a suffix that starts between words: all of the
+        context that could be kept.
         """
         limit = self.max_length * CHARS_PER_TOKEN_BOUND
         while len(text) > limit:
-            cut = text[:limit]
-            space = next((i for i in range(limit - 1, limit // 2, -1) if cut[i].isspace()), None)
-            if space is not None:
-                cut = cut[:space]
+            if keep_end:
+                cut = text[-limit:]
+                space = next((i for i in range(limit // 2) if cut[i].isspace()), None)
+                if space is not None:
+                    cut = cut[space + 1 :]
+            else:
+                cut = text[:limit]
+                space = next(
+                    (i for i in range(limit - 1, limit // 2, -1) if cut[i].isspace()), None
+                )
+                if space is not None:
+                    cut = cut[:space]
             if len(self._plain.encode(cut, add_special_tokens=False).ids) > self.max_length:
                 return cut
             limit *= 4  # few tokens per character (long unknown words): take more

@@ -33,7 +33,13 @@ import torch
 from stance import modeldir
 from stance._version import __version__
 from stance.errors import ConfigError, InputDataError
-from stance.inference import PairTokenizer, resolve_dtype, run_logits, softmax
+from stance.inference import (
+    PairTokenizer,
+    check_context_encoding,
+    resolve_dtype,
+    run_logits,
+    softmax,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +107,7 @@ class StanceClassifier:
         self.device = device
         self.temperature = temperature
         self.info = dict(info or {})
-        self.context_encoding = modeldir.context_encoding_of(
-            {"context_encoding": context_encoding}, "context_encoding"
-        )
+        self.context_encoding = check_context_encoding(context_encoding)
         self._runtime: tuple[torch.nn.Module, PairTokenizer] | None = None
 
     # ------------------------------------------------------------------ loading

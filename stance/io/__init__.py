@@ -30,7 +30,8 @@ User mistakes raise :mod:`stance.errors` classes whose message names the file (a
 The code is split by concern: :mod:`~stance.io.formats` (format detection),
 :mod:`~stance.io.readers` (the reading API) with one module per format
 (:mod:`~stance.io.csv_reader`, :mod:`~stance.io.jsonl_reader`,
-:mod:`~stance.io.parquet_reader`), :mod:`~stance.io.files` (opening files, read errors),
+:mod:`~stance.io.parquet_reader`; the row readers batch with :mod:`~stance.io.batching`),
+:mod:`~stance.io.files` (opening files, read errors),
 :mod:`~stance.io.encoding` (UTF-8 error location), :mod:`~stance.io.writer` (the resumable
 writer) with its :mod:`~stance.io.manifest`, :mod:`~stance.io.serialise` (value
 serialisers) and :mod:`~stance.io.schema` (Arrow schema unification).

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from stance.errors import InputDataError
+from stance.io.batching import _batched
 from stance.io.encoding import _reading
 from stance.io.files import _open_text
 
@@ -76,24 +77,19 @@ def _csv_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.Dat
             return
         line, _, columns = first
         _check_header(path, line, columns)
-        position = 0  # data rows seen so far
-        rows: list[list[str]] = []
-        for start, end, fields in records:
-            if len(fields) != len(columns):
-                raise InputDataError(
-                    f"{_where(path, start, end)}: expected {len(columns)} fields, one per "
-                    f"header column ({_preview(columns)}), got {len(fields)}. Quote fields "
-                    'that contain commas ("a, b"), or fix the row.'
-                )
-            position += 1
-            if position <= skip_rows:
-                continue
-            rows.append(fields)
-            if len(rows) == batch_size:
-                yield _text_frame(columns, rows, position - len(rows))
-                rows = []
-        if rows:
-            yield _text_frame(columns, rows, position - len(rows))
+
+        def checked_rows() -> Iterator[list[str]]:
+            for start, end, fields in records:
+                if len(fields) != len(columns):
+                    raise InputDataError(
+                        f"{_where(path, start, end)}: expected {len(columns)} fields, one per "
+                        f"header column ({_preview(columns)}), got {len(fields)}. Quote "
+                        'fields that contain commas ("a, b"), or fix the row.'
+                    )
+                yield fields
+
+        for rows, first_row in _batched(checked_rows(), batch_size, skip_rows):
+            yield _text_frame(columns, rows, first_row)
 
 
 def _text_frame(columns: list[str], rows: list[list[str]], start: int) -> pd.DataFrame:

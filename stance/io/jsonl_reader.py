@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from stance.errors import InputDataError
+from stance.io.batching import _batched
 from stance.io.encoding import _encoding_error, _reading
 from stance.io.files import _open_binary
 
@@ -69,26 +70,21 @@ def _json_kind(value: Any) -> str:
 
 
 def _jsonl_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
-    columns: list[str] = []
+    columns: list[str] = []  # every key seen so far, in order of first appearance
     known: set[str] = set()
-    position = 0
-    records: list[dict[str, Any]] = []
-    with _reading(path):
+
+    def records_noting_keys() -> Iterator[dict[str, Any]]:
         for _, record in _jsonl_records(path):
             if len(record) != len(known) or not known.issuperset(record):
                 for key in record:
                     if key not in known:
                         known.add(key)
                         columns.append(key)
-            position += 1
-            if position <= skip_rows:
-                continue
-            records.append(record)
-            if len(records) == batch_size:
-                yield _object_frame(columns, records, position - len(records))
-                records = []
-        if records:
-            yield _object_frame(columns, records, position - len(records))
+            yield record
+
+    with _reading(path):
+        for records, first_row in _batched(records_noting_keys(), batch_size, skip_rows):
+            yield _object_frame(columns, records, first_row)
 
 
 def _object_frame(columns: list[str], records: list[dict[str, Any]], start: int) -> pd.DataFrame:
