@@ -5,7 +5,10 @@
 
 For each fraction, ``stance train CONFIG`` runs with every training source capped at that
 share of its rows (``sources.N.max_rows``, drawn with the config's seed) into
-``runs/curve-<config>-<fraction>``; a run already there is reused. The validation
+``runs/curve-<config>-<fraction>``; a run already there is reused. A config that holds
+out ``validation.fraction`` of its rows (by claim) keeps that split and trains on
+``train_fraction`` of the rest instead: capping the sources first would change the
+held-out claims from one point to the next. The validation
 macro-F1 and accuracy that training recorded (the best checkpoint's, on the config's
 validation sources) go to ``--out``; ``--full`` adds an already trained run on all rows.
 """
@@ -28,9 +31,19 @@ def capped_overrides(config: Path, fraction: float) -> list[str]:
     train_config = TrainConfig.from_yaml(config)
     counts = prepare_data(train_config).train["source"].value_counts()
     return [
-        f"sources.{i}.max_rows={max(1, round(counts[source.name] * fraction))}"
+        f"sources.{i}.max_rows={max(1, round(counts[source.display_name()] * fraction))}"
         for i, source in enumerate(train_config.sources)
     ]
+
+
+def share_overrides(config: Path, fraction: float) -> list[str]:
+    """The overrides that train ``config`` on ``fraction`` of its rows, its validation
+    rows unchanged."""
+    from stance.training_config import TrainConfig
+
+    if TrainConfig.from_yaml(config).validation.fraction:
+        return [f"train_fraction={fraction}"]
+    return capped_overrides(config, fraction)
 
 
 def recorded(run: Path) -> dict:
@@ -61,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for fraction in sorted(args.fractions):
         run = REPO / "runs" / f"curve-{args.config.stem}-{fraction:g}"
         if not (run / "stance_config.json").is_file():
-            overrides = capped_overrides(args.config, fraction)
+            overrides = share_overrides(args.config, fraction)
             train(args.config, output_dir=run, overrides=overrides, progress=False)
         points.append({"fraction": fraction, **recorded(run)})
     if args.full:

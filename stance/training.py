@@ -71,12 +71,27 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         validation = pd.concat([load(s) for s in config.validation.sources], ignore_index=True)
     elif config.validation.fraction:
         train, validation = split_by_claim(train, config.validation.fraction, config.seed)
+    if config.train_fraction < 1:
+        train = keep_share(train, config.train_fraction, config.seed)
     cap = config.validation.max_rows
     if validation is not None and cap and len(validation) > cap:
         validation = validation.sample(cap, random_state=config.seed)
     if len(train) == 0:
         raise InputDataError("the training sources hold no rows after filtering")
     return PreparedData(train, validation, labels)
+
+
+def keep_share(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """A seeded ``fraction`` of ``frame``'s rows (at least one), in their order; with one
+    seed a smaller share is a subset of a larger one, so a learning curve adds rows.
+
+    >>> frame = pd.DataFrame({"x": range(8)})
+    >>> keep_share(frame, 0.25, seed=0)["x"].tolist(), keep_share(frame, 0.5, seed=0)["x"].tolist()
+    ([2, 4], [2, 3, 4, 6])
+    """
+    order = np.random.default_rng(seed).permutation(len(frame))
+    keep = np.sort(order[: max(1, round(len(frame) * fraction))])
+    return frame.iloc[keep].reset_index(drop=True)
 
 
 class _PairDataset(torch.utils.data.Dataset):

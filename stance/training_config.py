@@ -131,6 +131,7 @@ class TrainConfig:
     max_length: int = 256
     data_dir: str | None = None
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    train_fraction: float = 1.0
     output_dir: str = "runs/model"
     epochs: float = 3.0
     max_steps: int = -1
@@ -177,6 +178,11 @@ class TrainConfig:
         if not 0 <= self.validation.fraction < 1:
             raise ConfigError(
                 f"validation.fraction must be in [0, 1), got {self.validation.fraction}"
+            )
+        if not 0 < self.train_fraction <= 1:
+            raise ConfigError(
+                f"train_fraction must be in (0, 1], got {self.train_fraction}; it is the share "
+                "of the training rows to keep (1 keeps all)"
             )
         if self.validation.sources and self.validation.fraction:
             raise ConfigError("set either validation.sources or validation.fraction, not both")

@@ -120,8 +120,8 @@ def test_number_pairs_change_the_number_and_deny(augment):
 
 
 # ------------------------------------------------------------- every pair kind
-# main() writes six kinds, in this order: reported (make_pairs), background,
-# quotes, perspectives, negated_claims and number_change.
+# main() writes seven kinds, in this order: reported (make_pairs), background,
+# quotes, perspectives, negated_claims, number_change and self_negation.
 
 CLAIMS = [
     "The bridge over the river was closed in 2019.",
@@ -396,3 +396,26 @@ def test_number_pairs_repeat_with_the_seed(augment):
         NUMBER_CLAIMS, 10, seed=4
     )
     assert _seed_matters(lambda seed: augment.number_pairs(NUMBER_CLAIMS, 10, seed))
+
+
+def test_self_negation_pairs_deny_each_sentence_with_its_own_negation_both_ways(augment):
+    sentences = CLAIMS + ["A man is playing a guitar on stage."]  # a repeat: drawn once
+    rows = augment.self_negation_pairs(sentences, n=10, seed=0)
+    # Three sentences take one flip ("Prices rose." has no auxiliary, the question and
+    # the relative clause none near the start); the negated one is un-negated.
+    flips = {
+        "The bridge over the river was closed in 2019.": (
+            "The bridge over the river was not closed in 2019."
+        ),
+        "A man is playing a guitar on stage.": "A man is not playing a guitar on stage.",
+        "Police have not found the missing boy.": "Police have found the missing boy.",
+    }
+    pairs = {frozenset((r["claim"], r["response"])) for r in rows}
+    assert pairs == {frozenset(pair) for pair in flips.items()}
+    assert {r["label"] for r in rows} == {"denial"}
+    assert {r["meta"]["kind"] for r in rows} == {"self_negation"}
+    # Half each way round: the plain sentence is the claim in every other row.
+    assert [r["claim"] in flips for r in rows] == [True, False, True]
+    assert rows == augment.self_negation_pairs(sentences, n=10, seed=0)
+    assert _seed_matters(lambda seed: augment.self_negation_pairs(sentences, 10, seed))
+    assert len(augment.self_negation_pairs(sentences, n=2, seed=0)) == 2

@@ -1,9 +1,10 @@
 """The default-model recipe (training/train_default.py): chained stages, the average and
 the export.
 
-Stage 2 must start from stage 1's weights, stage 3's variants from stage 2's, the model
-must be the average of stage 2 and the variants, a rerun must not retrain a finished
-stage, and the exported delta must be taken against the first base, which users have.
+Stage 2 must start from stage 1's weights, stage 3's variants from stage 2's, stage 4
+from their average with stage 2, stage 5 from stage 4; a rerun must not retrain a
+finished stage, and the exported delta must be taken against the first base, which
+users have.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
         "offtopic": {"rows": 20, "label": "neutral", "min_content_words": 1},
         "sources": [*stage2["sources"], {"path": str(extra), "label_column": "stance"}],
     }
+    stage5 = {**stage4, "seed": 4, "offtopic": None}
     args = [
         "--config", str(_write_config(tmp_path / "stage1.yaml", stage1)),
         "--stage2-config", str(_write_config(tmp_path / "stage2.yaml", stage2)),
@@ -83,6 +85,8 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
         "--final-dir", str(tmp_path / "final"),
         "--stage4-config", str(_write_config(tmp_path / "stage4.yaml", stage4)),
         "--stage4-dir", str(tmp_path / "s4"),
+        "--stage5-config", str(_write_config(tmp_path / "stage5.yaml", stage5)),
+        "--stage5-dir", str(tmp_path / "s5"),
         "--augment-data", str(extra),
         "--target", str(tmp_path / "shipped"),
     ]  # fmt: skip
@@ -96,20 +100,23 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     shipped_info = json.loads((tmp_path / "shipped" / "stance_config.json").read_text())
     assert Path(shipped_info["base_model"]) == Path(tiny_base_dir)
     assert Path(shipped_info["provenance"]["base_model"]) == Path(tiny_base_dir)
-    assert (
-        Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "final").resolve()
-    )
-    stage4_rows = {s["name"]: s["rows"] for s in shipped_info["provenance"]["sources"]}
+    assert Path(shipped_info["provenance"]["started_from"]).resolve() == (tmp_path / "s4").resolve()
+    stage4_info = json.loads((tmp_path / "s4" / "stance_config.json").read_text())
+    assert Path(stage4_info["provenance"]["base_model"]).resolve() == (tmp_path / "final").resolve()
+    stage4_rows = {s["name"]: s["rows"] for s in stage4_info["provenance"]["sources"]}
     assert 0 < stage4_rows["offtopic"] <= 20
+    stage5_rows = {s["name"]: s["rows"] for s in shipped_info["provenance"]["sources"]}
+    assert "offtopic" not in stage5_rows
 
     # the shipped record names every stage, and the average lists each ingredient's own
     # figures rather than passing off the last ingredient's as its own
     stages = shipped_info["provenance"]["stages"]
-    assert [Path(s["model"]).name for s in stages] == ["s4", "final", "s1"]
-    assert stages[0]["sources"] == stage4_rows
-    averaged = stages[1]["averaged"]
+    assert [Path(s["model"]).name for s in stages] == ["s5", "s4", "final", "s1"]
+    assert stages[0]["sources"] == stage5_rows
+    assert stages[1]["sources"] == stage4_rows
+    averaged = stages[2]["averaged"]
     assert [Path(a["model"]).name for a in averaged] == ["s2", "a", "b"]
-    assert "train_rows" not in stages[1]
+    assert "train_rows" not in stages[2]
     for ingredient in ("s2", "s3/a", "s3/b"):
         recorded = json.loads((tmp_path / ingredient / "stance_config.json").read_text())
         entry = averaged[("s2", "s3/a", "s3/b").index(ingredient)]
@@ -136,9 +143,9 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     pairs = synthetic_pairs(60, seed=5)[["claim", "response"]]
     shipped = StanceClassifier.load(tmp_path / "shipped", precision="fp32")
     averaged = StanceClassifier.load(tmp_path / "final", precision="fp32")
-    stage4_model = StanceClassifier.load(tmp_path / "s4", precision="fp32")
+    stage5_model = StanceClassifier.load(tmp_path / "s5", precision="fp32")
     np.testing.assert_allclose(
-        shipped.predict_proba(pairs), stage4_model.predict_proba(pairs), atol=0.02
+        shipped.predict_proba(pairs), stage5_model.predict_proba(pairs), atol=0.02
     )
     # Later stages continued stage 1 (a low learning rate for one epoch keeps them close),
     # so their predictions stay near stage 1's and far from a fresh random head.
@@ -148,12 +155,12 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     # A rerun skips every finished stage: it only averages and exports again.
     started = [
         (tmp_path / folder / "model.safetensors").stat().st_mtime_ns
-        for folder in ("s2", "s3/a", "s3/b", "s4")
+        for folder in ("s2", "s3/a", "s3/b", "s4", "s5")
     ]
     assert recipe.main(args) == 0
     assert started == [
         (tmp_path / folder / "model.safetensors").stat().st_mtime_ns
-        for folder in ("s2", "s3/a", "s3/b", "s4")
+        for folder in ("s2", "s3/a", "s3/b", "s4", "s5")
     ]
 
 
@@ -173,10 +180,39 @@ def test_stage3_option_starts_stage4_from_a_saved_model(
         "--stage3", str(tmp_path / "out"),
         "--stage4-config", str(_write_config(tmp_path / "stage4.yaml", stage4)),
         "--stage4-dir", str(tmp_path / "s4"),
+        "--stage5-config", str(_write_config(tmp_path / "stage5.yaml", stage4)),
+        "--stage5-dir", str(tmp_path / "s5"),
         "--augment-data", str(extra),
         "--target", str(tmp_path / "shipped"),
     ]  # fmt: skip
     assert recipe.main(args) == 0
     info = json.loads((tmp_path / "s4" / "stance_config.json").read_text())
     assert Path(info["provenance"]["base_model"]).resolve() == (tmp_path / "out").resolve()
+    info = json.loads((tmp_path / "s5" / "stance_config.json").read_text())
+    assert Path(info["provenance"]["base_model"]).resolve() == (tmp_path / "s4").resolve()
     assert not (tmp_path / "s1").exists()
+
+
+def test_stage4_option_starts_stage5_from_a_saved_model(
+    recipe, tmp_path, tiny_base_dir, monkeypatch
+):
+    from stance.training import train
+    from stance.training_config import TrainConfig
+
+    monkeypatch.chdir(tmp_path)  # main() changes directory; this restores it afterwards
+    train(TrainConfig.from_dict(base_config(tmp_path, tiny_base_dir, epochs=1)), progress=False)
+    stage5 = base_config(tmp_path, tiny_base_dir, epochs=1, learning_rate=1e-4)
+    extra = tmp_path / "augment.jsonl"
+    synthetic_pairs(10, seed=9).to_json(extra, orient="records", lines=True)
+    args = [
+        "--stage4", str(tmp_path / "out"),
+        "--stage4-dir", str(tmp_path / "s4"),
+        "--stage5-config", str(_write_config(tmp_path / "stage5.yaml", stage5)),
+        "--stage5-dir", str(tmp_path / "s5"),
+        "--augment-data", str(extra),
+        "--target", str(tmp_path / "shipped"),
+    ]  # fmt: skip
+    assert recipe.main(args) == 0
+    info = json.loads((tmp_path / "shipped" / "stance_config.json").read_text())
+    assert Path(info["provenance"]["started_from"]).resolve() == (tmp_path / "out").resolve()
+    assert not (tmp_path / "s4").exists() and not (tmp_path / "s3").exists()

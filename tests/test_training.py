@@ -268,3 +268,40 @@ def test_missing_data_file_says_how_to_point_data_dir_at_it(tmp_path, tiny_base_
     message = str(caught.value)
     assert "source 'rumours'" in message and f"data_dir ({tmp_path / 'elsewhere'})" in message
     assert "data_dir=/path/to/data" in message
+
+
+def test_train_fraction_keeps_a_nested_share_after_the_claim_disjoint_validation(
+    tmp_path, tiny_base_dir
+):
+    frame = synthetic_pairs(120, seed=4)
+    path = tmp_path / "pairs.parquet"
+    frame.to_parquet(path)
+
+    def prepared(share):
+        config = base_config(
+            tmp_path,
+            tiny_base_dir,
+            sources=[{"path": str(path), "label_column": "stance"}],
+            validation={"fraction": 0.25},
+            train_fraction=share,
+        )
+        return prepare_data(TrainConfig.from_dict(config))
+
+    full, quarter, half = prepared(1.0), prepared(0.25), prepared(0.5)
+    # the held-out claims do not move with the share of training rows
+    for part in (quarter, half):
+        pd.testing.assert_frame_equal(part.validation, full.validation)
+    assert len(quarter.train) == round(len(full.train) * 0.25)
+    assert len(half.train) == round(len(full.train) * 0.5)
+
+    def pairs(data):
+        return set(zip(data.train["claim"], data.train["response"], strict=True))
+
+    assert pairs(quarter) < pairs(half) < pairs(full)
+
+
+@pytest.mark.parametrize("share", [0, -0.5, 1.5])
+def test_train_fraction_out_of_range_says_what_it_means(tmp_path, tiny_base_dir, share):
+    config = base_config(tmp_path, tiny_base_dir, train_fraction=share)
+    with pytest.raises(ConfigError, match=r"train_fraction must be in \(0, 1\].*1 keeps all"):
+        TrainConfig.from_dict(config)

@@ -566,6 +566,45 @@ def number_pairs(claims: list[str], n: int, seed: int) -> list[dict]:
     return out
 
 
+def self_negation_pairs(sentences: list[str], n: int, seed: int) -> list[dict]:
+    """``n`` sentences against their own negation, as denial, half each way round
+    (claim "The bridge was closed." against "The bridge was not closed.", and the
+    negated sentence as the claim against the plain one).
+
+    The negated-claim pairs teach that a negation in the *claim* says nothing by itself;
+    these teach the other half: a response that states the claim's negation denies it,
+    however much of the claim's wording it repeats.
+
+    >>> rows = self_negation_pairs(["The bridge was closed.", "A man holds a can."], 2, 0)
+    >>> [(r["claim"], r["response"], r["label"]) for r in rows]
+    [('The bridge was closed.', 'The bridge was not closed.', 'denial')]
+    """
+    rng = random.Random(seed)
+    usable = list(dict.fromkeys(sentences))
+    rng.shuffle(usable)
+    out = []
+    for sentence in usable:
+        if len(out) == n:
+            break
+        flipped = flip_negation(sentence)
+        if flipped is None:
+            continue
+        claim, response = (sentence, flipped) if len(out) % 2 == 0 else (flipped, sentence)
+        out.append(
+            train_pair(claim, response, "denial", f"self-negation-{len(out)}", "self_negation")
+        )
+    return out
+
+
+def negation_sentences(data: Path) -> list[str]:
+    """The hypotheses (claims) of the NLI training splits that negated claims come from."""
+    sentences: list[str] = []
+    for name, split in NEGATION_SOURCES:
+        frame = read_pairs(data, name)
+        sentences += frame.loc[frame["split"] == split, "claim"].tolist()
+    return sentences
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(DATA))
@@ -580,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         "--negated", type=int, default=4500, help="NLI pairs with a negated claim (v6)"
     )
     parser.add_argument("--numbers", type=int, default=1000, help="number-change pairs (v6)")
+    parser.add_argument(
+        "--self-negations", type=int, default=3000, help="sentences against their negation (v7)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = Path(args.data)
@@ -590,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += perspective_pairs(read_perspectives(data), args.perspectives, args.seed)
     rows += negated_claim_pairs(data, args.negated, args.seed)
     rows += number_pairs(claims, args.numbers, args.seed)
+    rows += self_negation_pairs(
+        claims + negation_sentences(data), args.self_negations, args.seed
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:

