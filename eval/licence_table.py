@@ -26,6 +26,7 @@ STAGES = {
     "stage 3 reported": "configs/default_model_stage3_reported.yaml",
     "stage 3 background": "configs/default_model_stage3_background.yaml",
     "stage 4": "configs/default_model_stage4_debias.yaml",
+    "stage 5": "configs/default_model_stage5_nli.yaml",
     "permissive variant": "configs/default_model_permissive.yaml",
 }
 #: the stages each shipped version trained through (v3 and v4 read older stage-3 configs)
@@ -34,6 +35,7 @@ VERSIONS = {
     "v2": ["stage 1", "stage 2"],
     "v5": ["stage 1", "stage 2", "stage 3 reported", "stage 3 background"],
     "v6": ["stage 1", "stage 2", "stage 3 reported", "stage 3 background", "stage 4"],
+    "v7": ["stage 1", "stage 2", "stage 3 reported", "stage 3 background", "stage 4", "stage 5"],
     "permissive variant": ["permissive variant"],
 }
 

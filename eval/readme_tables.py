@@ -27,8 +27,8 @@ import compare_tables  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "eval" / "results"
 README = REPO / "README.md"
-SHIPPED = ("v6", RESULTS / "default_model_v6.json")
-PREVIOUS = ("v5", RESULTS / "default_model_v5_issue18.json")
+SHIPPED = ("v7", RESULTS / "default_model_v7.json")
+PREVIOUS = ("v6", RESULTS / "default_model_v6.json")
 PERMISSIVE = ("permissive", RESULTS / "permissive.json")
 
 # What the default-model issue (18) asks a new version to keep from v5.
@@ -45,6 +45,7 @@ TARGETS = {"MNLI-mismatched (not in TaxiNLI)": 0.75, "Behavioural suite": 0.75}
 INVARIANCE_ROWS = {
     "offtopic": ("Off-topic responses neutral (invariance suite)", 0.98),
     "cf_paraphrase": ("Paraphrase as support (invariance suite)", None),
+    "cf_negation": ("Negation of the claim as denial (invariance suite)", None),
 }
 HEADLINE_ROWS = [
     "SNLI test",
