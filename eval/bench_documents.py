@@ -76,6 +76,11 @@ AGGREGATIONS = {
             for g in (0.1, 0.2, 0.3, 0.4)
             for o, q in ((0.5, False), (None, True), (0.5, True))
         ),
+        *(
+            Aggregation("max", "all", 0.5, ts, sentence_gate=g, claim_overlap=0.5, open_quotes=True)
+            for ts in (0.6, 0.8, 0.9)
+            for g in (0.1, 0.2, 0.3)
+        ),
         *(Aggregation("mean", units) for units in ("all", "sentences", "windows")),
     ]
 }

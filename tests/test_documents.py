@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -237,7 +238,12 @@ def test_sentence_threshold_and_probabilities_follow_the_rule():
     p = np.array([[0.1, 0.7, 0.2], [0.1, 0.1, 0.8], [0.2, 0.3, 0.5]])
     default = aggregate(plan, p, labels, Aggregation("max", "all", 0.5, 0.8))
     assert default.label == "neutral"  # a sentence needs 0.8, a window 0.5
-    assert aggregate(plan, p, labels).label == "denial"  # the window (0.3) opens a. (0.7)
+    # the preset: the window (0.3) passes the gate (0.2) and opens a., whose 0.7 is
+    # short of the sentence threshold (0.8); with a lower one it decides
+    assert aggregate(plan, p, labels).label == "neutral"
+    gated = Aggregation("max", "all", 0.5, 0.65, sentence_gate=0.2)
+    assert aggregate(plan, p, labels, gated).label == "denial"
+    assert aggregate(plan, p, labels, replace(gated, sentence_gate=0.4)).label == "neutral"
     assert aggregate(plan, p, labels, "max-sentences").label == "denial"
     assert aggregate(plan, p, labels, Aggregation("max", "all", 0.5, 0.65)).label == "denial"
     window = aggregate(plan, p, labels, "max-windows")
@@ -479,14 +485,14 @@ def test_default_model_finds_a_quoted_denial():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="default model v6 calls this background denial (0.49 against neutral 0.35; its "
-    "strongest sentence 'The Riverside bridge was built in 1932 ...' at denial 0.52): a "
-    "known regression from v5, listed in the model card",
+    reason="default model v7 calls this background denial (0.44 against neutral 0.40; its "
+    "strongest sentence 'The Riverside bridge was built in 1932 ...' at denial 0.68; v6 "
+    "0.49 against 0.35 and 0.52): a known regression from v5, listed in the model card",
 )
 def test_default_model_calls_background_about_the_claim_neutral():
     """The same 40 sentences without the denial. v5 says neutral 0.47 against denial 0.33
     (v4: 0.42 against 0.38); v3 said denial (0.42 against 0.38) and v2 neutral (0.45
-    against 0.36), so this test was an expected failure for v3, and is again for v6."""
+    against 0.36), so this test was an expected failure for v3, and is again for v6 and v7."""
     from stance import StanceClassifier
 
     clf = StanceClassifier.load()

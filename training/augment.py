@@ -632,9 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += perspective_pairs(read_perspectives(data), args.perspectives, args.seed)
     rows += negated_claim_pairs(data, args.negated, args.seed)
     rows += number_pairs(claims, args.numbers, args.seed)
-    rows += self_negation_pairs(
-        claims + negation_sentences(data), args.self_negations, args.seed
-    )
+    rows += self_negation_pairs(claims + negation_sentences(data), args.self_negations, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
