@@ -164,55 +164,36 @@ def test_stages_chain_average_and_export_a_delta_against_the_first_base(
     ]
 
 
-def test_stage3_option_starts_stage4_from_a_saved_model(
-    recipe, tmp_path, tiny_base_dir, monkeypatch
-):
-    from stance.training import train
-
-    monkeypatch.chdir(tmp_path)  # main() changes directory; this restores it afterwards
-    from stance.training_config import TrainConfig
-
-    train(TrainConfig.from_dict(base_config(tmp_path, tiny_base_dir, epochs=1)), progress=False)
-    stage4 = base_config(tmp_path, tiny_base_dir, epochs=1, learning_rate=1e-4)
-    extra = tmp_path / "augment.jsonl"
-    synthetic_pairs(10, seed=9).to_json(extra, orient="records", lines=True)
-    args = [
-        "--stage3", str(tmp_path / "out"),
-        "--stage4-config", str(_write_config(tmp_path / "stage4.yaml", stage4)),
-        "--stage4-dir", str(tmp_path / "s4"),
-        "--stage5-config", str(_write_config(tmp_path / "stage5.yaml", stage4)),
-        "--stage5-dir", str(tmp_path / "s5"),
-        "--augment-data", str(extra),
-        "--target", str(tmp_path / "shipped"),
-    ]  # fmt: skip
-    assert recipe.main(args) == 0
-    info = json.loads((tmp_path / "s4" / "stance_config.json").read_text())
-    assert Path(info["provenance"]["base_model"]).resolve() == (tmp_path / "out").resolve()
-    info = json.loads((tmp_path / "s5" / "stance_config.json").read_text())
-    assert Path(info["provenance"]["base_model"]).resolve() == (tmp_path / "s4").resolve()
-    assert not (tmp_path / "s1").exists()
-
-
-def test_stage4_option_starts_stage5_from_a_saved_model(
-    recipe, tmp_path, tiny_base_dir, monkeypatch
+@pytest.mark.parametrize("option, trained", [("--stage3", ["s4", "s5"]), ("--stage4", ["s5"])])
+def test_a_stage_option_starts_the_next_stage_from_a_saved_model(
+    recipe, tmp_path, tiny_base_dir, monkeypatch, option, trained
 ):
     from stance.training import train
     from stance.training_config import TrainConfig
 
     monkeypatch.chdir(tmp_path)  # main() changes directory; this restores it afterwards
     train(TrainConfig.from_dict(base_config(tmp_path, tiny_base_dir, epochs=1)), progress=False)
-    stage5 = base_config(tmp_path, tiny_base_dir, epochs=1, learning_rate=1e-4)
+    stage = _write_config(
+        tmp_path / "stage.yaml", base_config(tmp_path, tiny_base_dir, epochs=1, learning_rate=1e-4)
+    )
     extra = tmp_path / "augment.jsonl"
     synthetic_pairs(10, seed=9).to_json(extra, orient="records", lines=True)
     args = [
-        "--stage4", str(tmp_path / "out"),
+        option, str(tmp_path / "out"),
+        "--stage4-config", str(stage),
         "--stage4-dir", str(tmp_path / "s4"),
-        "--stage5-config", str(_write_config(tmp_path / "stage5.yaml", stage5)),
+        "--stage5-config", str(stage),
         "--stage5-dir", str(tmp_path / "s5"),
         "--augment-data", str(extra),
         "--target", str(tmp_path / "shipped"),
     ]  # fmt: skip
     assert recipe.main(args) == 0
-    info = json.loads((tmp_path / "shipped" / "stance_config.json").read_text())
-    assert Path(info["provenance"]["started_from"]).resolve() == (tmp_path / "out").resolve()
-    assert not (tmp_path / "s4").exists() and not (tmp_path / "s3").exists()
+    # each stage trained starts from the one before it, the first from the saved model
+    for folder, base in zip(trained, ["out", *trained], strict=False):
+        info = json.loads((tmp_path / folder / "stance_config.json").read_text())
+        assert Path(info["provenance"]["base_model"]).resolve() == (tmp_path / base).resolve()
+    for skipped in {"s1", "s2", "s3", "s4", "s5"} - set(trained):
+        assert not (tmp_path / skipped).exists()
+    shipped = json.loads((tmp_path / "shipped" / "stance_config.json").read_text())
+    started = ["out", *trained][-2]
+    assert Path(shipped["provenance"]["started_from"]).resolve() == (tmp_path / started).resolve()
