@@ -253,6 +253,19 @@ def reweight(frame: pd.DataFrame, weight: float, rng: np.random.Generator) -> pd
     return frame.iloc[np.sort(index)]
 
 
+def keep_share(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """A seeded ``fraction`` of ``frame``'s rows (at least one), in their order; with one
+    seed a smaller share is a subset of a larger one, so a learning curve adds rows.
+
+    >>> frame = pd.DataFrame({"x": range(8)})
+    >>> keep_share(frame, 0.25, seed=0)["x"].tolist(), keep_share(frame, 0.5, seed=0)["x"].tolist()
+    ([2, 4], [2, 3, 4, 6])
+    """
+    order = np.random.default_rng(seed).permutation(len(frame))
+    keep = np.sort(order[: max(1, round(len(frame) * fraction))])
+    return frame.iloc[keep].reset_index(drop=True)
+
+
 def offtopic_pairs(
     frame: pd.DataFrame,
     rows: int,

@@ -31,7 +31,7 @@ import torch
 
 from stance import licences, metrics, modeldir
 from stance._version import __version__
-from stance.data import load_source, offtopic_pairs, split_by_claim
+from stance.data import keep_share, load_source, offtopic_pairs, split_by_claim
 from stance.debias import cross_fit_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype
@@ -79,19 +79,6 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     if len(train) == 0:
         raise InputDataError("the training sources hold no rows after filtering")
     return PreparedData(train, validation, labels)
-
-
-def keep_share(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
-    """A seeded ``fraction`` of ``frame``'s rows (at least one), in their order; with one
-    seed a smaller share is a subset of a larger one, so a learning curve adds rows.
-
-    >>> frame = pd.DataFrame({"x": range(8)})
-    >>> keep_share(frame, 0.25, seed=0)["x"].tolist(), keep_share(frame, 0.5, seed=0)["x"].tolist()
-    ([2, 4], [2, 3, 4, 6])
-    """
-    order = np.random.default_rng(seed).permutation(len(frame))
-    keep = np.sort(order[: max(1, round(len(frame) * fraction))])
-    return frame.iloc[keep].reset_index(drop=True)
 
 
 class _PairDataset(torch.utils.data.Dataset):

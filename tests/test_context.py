@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from test_training import base_config
 
 from stance import ContextWarning, StanceClassifier
 from stance.cli import main
@@ -348,30 +349,18 @@ def test_calibrate_with_context_column(context_clf, replies_jsonl, tmp_path):
 
 
 def thread_config(tmp_path, tiny_base_dir, **extra) -> dict:
+    """test_training's tiny config on threaded replies read with their parent post, no
+    validation set, and a faster learning rate with warmup."""
     train_file = tmp_path / "threads.jsonl"
     thread_rows(300, seed=1).to_json(train_file, orient="records", lines=True)
-    config = {
-        "base_model": str(tiny_base_dir),
-        "sources": [
-            {
-                "path": str(train_file),
-                "label_column": "stance",
-                "context_column": "meta.parent_text",
-                "licence": "synthetic",
-            }
-        ],
-        "output_dir": str(tmp_path / "out"),
-        "epochs": 8,
-        "batch_size": 16,
-        "learning_rate": 2e-3,
-        "warmup_ratio": 0.1,
-        "max_length": 32,
-        "precision": "fp32",
-        "logging_steps": 1000,
-        "early_stopping_patience": None,
+    source = {
+        "path": str(train_file),
+        "label_column": "stance",
+        "context_column": "meta.parent_text",
+        "licence": "synthetic",
     }
-    config.update(extra)
-    return config
+    settings = {"validation": {}, "learning_rate": 2e-3, "warmup_ratio": 0.1, **extra}
+    return base_config(tmp_path, tiny_base_dir, sources=[source], **settings)
 
 
 def test_a_model_trained_with_context_uses_it(tmp_path, tiny_base_dir):

@@ -195,19 +195,20 @@ def mid_sentence(speaker: str) -> str:
     return speaker[0].lower() + speaker[1:]
 
 
-def read_pairs(data: Path, name: str) -> pd.DataFrame:
-    """A shared dataset's ``pairs.jsonl`` (or ``.jsonl.gz``), read by the library's reader."""
+def read_pairs(data: Path, name: str, split: str | None = None) -> pd.DataFrame:
+    """A shared dataset's ``pairs.jsonl`` (or ``.jsonl.gz``), read by the library's reader;
+    only the rows of ``split`` when one is given."""
     from stance.data import read_table
 
     path = data / name / "pairs.jsonl"
-    return read_table(path if path.exists() else path.with_suffix(".jsonl.gz"))
+    frame = read_table(path if path.exists() else path.with_suffix(".jsonl.gz"))
+    return frame if split is None else frame[frame["split"] == split]
 
 
 def read_claims(data: Path) -> list[str]:
     claims: dict[str, None] = {}
     for name, split in CLAIM_SOURCES:
-        frame = read_pairs(data, name)
-        claims.update(dict.fromkeys(frame.loc[frame["split"] == split, "claim"]))
+        claims.update(dict.fromkeys(read_pairs(data, name, split)["claim"]))
     return list(claims)
 
 
@@ -326,8 +327,8 @@ _REPORTING = re.compile(
 def read_discuss(data: Path) -> list[tuple[str, str]]:
     """(headline, body) of FNC-1 train pairs labelled ``discuss``: articles about the claim
     that take no side."""
-    frame = read_pairs(data, "fnc1")
-    discuss = frame[(frame["split"] == "train") & (frame["orig_label"] == "discuss")]
+    frame = read_pairs(data, "fnc1", "train")
+    discuss = frame[frame["orig_label"] == "discuss"]
     return list(dict.fromkeys(zip(discuss["claim"], discuss["response"], strict=True)))
 
 
@@ -378,8 +379,7 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
 
 def read_perspectives(data: Path) -> pd.DataFrame:
     """Perspectrum train perspectives with their claim, side and paraphrase cluster."""
-    frame = read_pairs(data, "perspectrum")
-    frame = frame[frame["split"] == "train"].reset_index(drop=True)
+    frame = read_pairs(data, "perspectrum", "train").reset_index(drop=True)
     meta = pd.DataFrame(list(frame["meta"]))
     return pd.DataFrame(
         {
@@ -494,8 +494,7 @@ def negated_claim_pairs(data: Path, n: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     by_label: dict[str, list[dict]] = {"support": [], "denial": [], "neutral": []}
     for name, split in NEGATION_SOURCES:
-        frame = read_pairs(data, name)
-        frame = frame[frame["split"] == split]
+        frame = read_pairs(data, name, split)
         for claim, response, label in zip(
             frame["claim"], frame["response"], frame["label"], strict=True
         ):
@@ -600,8 +599,7 @@ def negation_sentences(data: Path) -> list[str]:
     """The hypotheses (claims) of the NLI training splits that negated claims come from."""
     sentences: list[str] = []
     for name, split in NEGATION_SOURCES:
-        frame = read_pairs(data, name)
-        sentences += frame.loc[frame["split"] == split, "claim"].tolist()
+        sentences += read_pairs(data, name, split)["claim"].tolist()
     return sentences
 
 

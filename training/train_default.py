@@ -273,22 +273,22 @@ def main(argv: list[str] | None = None) -> int:
     stage5 = Path(args.stage5_dir).resolve()
     augment_data = Path(args.augment_data).resolve()
     os.chdir(REPO)  # the configs' data paths are relative to the repository
-    if not args.export_only:
+    if not args.export_only:  # train from the stage after the last one given as a folder
         write_augment_data(augment_data)
-        if args.stage4 is None:
-            if args.stage3 is None:
-                if args.stage2 is None:
-                    if args.stage1 is None:
-                        train_stage(Path(args.config), stage1)
-                    train_stage(
-                        Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"]
-                    )
-                variants = []
-                for config in stage3_configs:
-                    variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
-                    train_stage(config, variant, [f"base_model={_relative(stage2)}"])
-                    variants.append(variant)
-                average_models([stage2, *variants], final)
+        given = [args.stage1, args.stage2, args.stage3, args.stage4]
+        first = 1 + max((i for i, folder in enumerate(given, 1) if folder), default=0)
+        if first <= 1:
+            train_stage(Path(args.config), stage1)
+        if first <= 2:
+            train_stage(Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"])
+        if first <= 3:
+            variants = []
+            for config in stage3_configs:
+                variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
+                train_stage(config, variant, [f"base_model={_relative(stage2)}"])
+                variants.append(variant)
+            average_models([stage2, *variants], final)
+        if first <= 4:
             train_stage(Path(args.stage4_config), stage4, [f"base_model={_relative(final)}"])
         train_stage(Path(args.stage5_config), stage5, [f"base_model={_relative(stage4)}"])
     export(stage5, Path(args.target))
