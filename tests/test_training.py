@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stance import StanceClassifier
+from stance import StanceClassifier, modeldir
 from stance.errors import ConfigError, InputDataError
 from stance.training import prepare_data, train
 from stance.training_config import TrainConfig
@@ -304,4 +304,64 @@ def test_train_fraction_keeps_a_nested_share_after_the_claim_disjoint_validation
 def test_train_fraction_out_of_range_says_what_it_means(tmp_path, tiny_base_dir, share):
     config = base_config(tmp_path, tiny_base_dir, train_fraction=share)
     with pytest.raises(ConfigError, match=r"train_fraction must be in \(0, 1\].*1 keeps all"):
+        TrainConfig.from_dict(config)
+
+
+PROBE_PAIRS = [("the city vote", "yes the minister"), ("a storm report", "no said the police")]
+
+
+def frozen_config(tmp_path, tiny_base_dir, **extra) -> TrainConfig:
+    """One optimiser step at learning rate 0: the trained weights are the base's."""
+    config = base_config(tmp_path, tiny_base_dir, learning_rate=0.0, max_steps=1, **extra)
+    config["validation"] = {"fraction": 0.0}
+    return TrainConfig.from_dict(config)
+
+
+def test_training_from_the_shipped_model_continues_its_head(
+    tmp_path, tiny_base_dir, tiny_model_dir, monkeypatch
+):
+    monkeypatch.setattr(modeldir, "DEFAULT_MODEL_DIR", tiny_model_dir)
+    clf = train(frozen_config(tmp_path, tiny_base_dir, base_model="stance:default"), progress=False)
+    shipped = StanceClassifier.load(precision="fp32")
+    np.testing.assert_allclose(
+        clf.predict_proba(PROBE_PAIRS), shipped.predict_proba(PROBE_PAIRS), atol=1e-6
+    )
+    provenance = json.loads((tmp_path / "out" / "stance_config.json").read_text())["provenance"]
+    assert provenance["base_model"] == "stance:default"
+
+
+def test_a_base_with_the_same_labels_in_another_order_keeps_each_label(
+    tmp_path, tiny_base_dir, tiny_model_dir
+):
+    config = frozen_config(
+        tmp_path,
+        tiny_base_dir,
+        base_model=str(tiny_model_dir),
+        labels=["neutral", "support", "denial"],
+    )
+    clf = train(config, progress=False)
+    base = StanceClassifier.load(tiny_model_dir, precision="fp32")
+    assert list(clf.classes_) == ["neutral", "support", "denial"]
+    np.testing.assert_allclose(
+        clf.predict_proba(PROBE_PAIRS), base.predict_proba(PROBE_PAIRS)[:, [2, 0, 1]], atol=1e-6
+    )
+
+
+def test_a_base_trained_for_other_labels_warns_that_its_head_is_new(
+    tmp_path, tiny_base_dir, tiny_fnc_model_dir
+):
+    config = frozen_config(tmp_path, tiny_base_dir, base_model=str(tiny_fnc_model_dir))
+    with pytest.warns(
+        UserWarning,
+        match=r"\['agree', 'disagree', 'discuss', 'unrelated'\]; this "
+        r"config trains \['support', 'denial', 'neutral'\], so the classification "
+        "head starts from random weights",
+    ):
+        clf = train(config, progress=False)
+    assert list(clf.classes_) == ["support", "denial", "neutral"]
+
+
+def test_lora_on_the_shipped_model_says_to_save_it_first(tmp_path, tiny_base_dir):
+    config = base_config(tmp_path, tiny_base_dir, base_model="stance:default", lora={"r": 4})
+    with pytest.raises(ConfigError, match=r"StanceClassifier.load\(\).save\('DIR'\)"):
         TrainConfig.from_dict(config)

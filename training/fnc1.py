@@ -3,6 +3,11 @@
     python training/fnc1.py                 # prepare, train, evaluate (--resume continues a run)
     python training/fnc1.py prepare         # only write the excerpts to runs/fnc1/data
     python training/fnc1.py evaluate        # only evaluate runs/fnc1/model on dev
+    python training/fnc1.py evaluate --documents max --result fnc1_dev_documents
+        # two stages: the excerpt decides related/unrelated, document mode reads the
+        # whole body of each related pair for agree/disagree (else discuss)
+    python training/fnc1.py train --set base_model=stance:default --set output_dir=DIR
+        # config overrides, here: start from the shipped stance model
 
 Bodies are whole news articles (median about 350 words), far over what MiniLM reads at
 once. Each body is cut to an excerpt that fits ``max_length``: its sentences (split by
@@ -102,13 +107,14 @@ def prepare() -> None:
         print(f"wrote {out}")
 
 
-def train(resume: bool) -> None:
+def train(resume: bool, overrides: list[str]) -> None:
     from stance.training import train as run_training
 
-    run_training(CONFIG, resume=resume)
+    run_training(CONFIG, overrides=overrides, resume=resume)
 
 
-def evaluate(model_dir: Path) -> dict:
+def evaluate(model_dir: Path, result: str, documents: str | None = None) -> dict:
+    """Score the dev excerpts (and with ``documents``, the related pairs' whole bodies)."""
     import pandas as pd
 
     from stance import StanceClassifier
@@ -117,14 +123,22 @@ def evaluate(model_dir: Path) -> dict:
     dev = pd.read_json(DATA_DIR / "dev.jsonl", lines=True)
     clf = StanceClassifier.load(model_dir)
     probabilities = clf.predict_proba(dev[["claim", "response"]])
+    how = "headline vs body excerpt"
+    if documents is not None:
+        probabilities = read_related_bodies(clf, dev, probabilities, documents)
+        how = (
+            "the excerpt decides related/unrelated; document mode "
+            f"(`{documents}`) reads the whole body of each related pair"
+        )
     metrics = compute_metrics(dev["orig_label"].tolist(), probabilities, clf.labels)
-    out = REPO / "eval" / "results" / "fnc1_dev"
+    out = REPO / "eval" / "results" / result
     out.with_suffix(".json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
     per_class = metrics["per_class"]
+    command = " ".join(["python training/fnc1.py evaluate", *sys.argv[2:]]).strip()
     lines = [
         "# FNC-1 dev, four labels",
         "",
-        "`python training/fnc1.py` (model: `configs/fnc1.yaml`, headline vs body excerpt)",
+        f"`{command}` (model: `{model_dir}`; {how})",
         "",
         f"- pairs: {len(dev):,}",
         f"- FNC weighted score: {metrics['fnc_score']:.4f} "
@@ -144,6 +158,24 @@ def evaluate(model_dir: Path) -> dict:
     return metrics
 
 
+def read_related_bodies(clf, dev, probabilities: np.ndarray, aggregation: str) -> np.ndarray:
+    """Second stage: the pairs the excerpt calls related get their label from document mode
+    over the whole body; a document label of discuss or unrelated becomes discuss (the
+    first stage already decided the pair is related)."""
+    labels = list(clf.labels)
+    bodies = {r["id"]: r["response"] for r in read_fnc1() if r["split"] == "dev"}
+    related = np.flatnonzero(probabilities.argmax(axis=1) != labels.index("unrelated"))
+    pairs = [(dev["claim"].iat[i], bodies[dev["id"].iat[i]]) for i in related]
+    out = probabilities.copy()
+    documents = clf.predict_documents(pairs, aggregation=aggregation)
+    for i, document in zip(related, documents, strict=True):
+        scores = np.array([document.probabilities[label] for label in labels])
+        scores[labels.index("discuss")] += scores[labels.index("unrelated")]
+        scores[labels.index("unrelated")] = 0.0
+        out[i] = scores / scores.sum()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -151,6 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default=str(REPO / "runs" / "fnc1" / "model"))
     parser.add_argument("--resume", action="store_true", help="continue an interrupted training")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of configs/fnc1.yaml (repeatable), e.g. output_dir=runs/fnc1/b",
+    )
+    parser.add_argument(
+        "--documents",
+        metavar="PRESET",
+        help="second stage: document mode with this aggregation preset on related pairs",
+    )
+    parser.add_argument(
+        "--result", default="fnc1_dev", help="name of the result files in eval/results"
+    )
     args = parser.parse_args(argv)
     import os
 
@@ -160,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         prepare()
     if args.step in ("all", "train"):
-        train(args.resume)
+        train(args.resume, args.set)
     if args.step in ("all", "evaluate"):
-        evaluate(Path(args.model))
+        evaluate(Path(args.model), args.result, args.documents)
     return 0
 
 

@@ -1,0 +1,42 @@
+"""The FNC-1 recipe's second stage (training/fnc1.py): document mode on related pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import import_script
+
+from stance import StanceClassifier
+
+BODY = (
+    "The minister spoke on Monday. No, the offensive has not failed, he said. "
+    "Reporters asked about the city vote. The police report was published later."
+)
+
+
+@pytest.fixture(scope="module")
+def fnc1():
+    return import_script("training/fnc1.py")
+
+
+def test_related_pairs_take_the_document_label_and_unrelated_pairs_keep_the_excerpts(
+    fnc1, tiny_fnc_model_dir, monkeypatch
+):
+    clf = StanceClassifier.load(tiny_fnc_model_dir, precision="fp32")
+    ids = ["fnc1-dev-0", "fnc1-dev-1", "fnc1-dev-2"]
+    claims = ["the offensive has failed", "the minister resigned", "the city vote"]
+    rows = [{"id": i, "split": "dev", "response": BODY} for i in ids]
+    monkeypatch.setattr(fnc1, "read_fnc1", lambda: rows)
+    dev = pd.DataFrame({"id": ids, "claim": claims, "response": ["excerpt"] * 3})
+    # columns: agree, disagree, discuss, unrelated; the first pair is unrelated by its excerpt
+    excerpt = np.array([[0.1, 0.1, 0.1, 0.7], [0.2, 0.1, 0.6, 0.1], [0.5, 0.2, 0.2, 0.1]])
+
+    out = fnc1.read_related_bodies(clf, dev, excerpt, "max")
+
+    np.testing.assert_array_equal(out[0], excerpt[0])
+    documents = clf.predict_documents([(claim, BODY) for claim in claims[1:]], aggregation="max")
+    for row, document in zip(out[1:], documents, strict=True):
+        assert row[3] == 0.0 and row.sum() == pytest.approx(1.0)
+        expected = document.label if document.label in ("agree", "disagree") else "discuss"
+        assert clf.labels[int(row.argmax())] == expected
