@@ -155,3 +155,40 @@ def tiny_clf(tiny_model_dir):
     from stance import StanceClassifier
 
     return StanceClassifier.load(tiny_model_dir, precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def context_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny random model, saved as a model trained with context."""
+    from stance import StanceClassifier
+    from stance.modeldir import CONTEXT_ENCODING
+
+    clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
+    clf.context_encoding = CONTEXT_ENCODING
+    return clf.save(tmp_path_factory.mktemp("tiny-context"))
+
+
+@pytest.fixture()
+def replies_jsonl(tmp_path):
+    """Four replies as JSON lines, with the parent post in ``meta.parent_text`` (missing
+    for two) and copied to a ``parent`` column; returns (path, frame)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "claim": ["the offensive has failed", "prices rose", "the bridge is closed", "a"],
+            "response": ["yes", "no it does not", "it is open", "the cat sat"],
+            "label": ["support", "denial", "neutral", "neutral"],
+            "meta": [
+                {"parent_text": "the minister denied the report", "depth": 2},
+                {"parent_text": "prices fell in the city", "depth": 3},
+                {"parent_text": None, "depth": 1},
+                {"depth": 1},
+            ],
+        }
+    )
+    frame["parent"] = [m.get("parent_text") for m in frame["meta"]]
+    path = tmp_path / "replies.jsonl"
+    frame.to_json(path, orient="records", lines=True)
+    return path, frame

@@ -60,14 +60,6 @@ def no_warnings(function, *args):
         return function(*args)
 
 
-@pytest.fixture(scope="module")
-def context_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny random model, saved as a model trained with context."""
-    clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
-    clf.context_encoding = CONTEXT_ENCODING
-    return clf.save(tmp_path_factory.mktemp("tiny-context"))
-
-
 @pytest.fixture()
 def context_clf(context_model_dir):
     return StanceClassifier.load(context_model_dir, precision="fp32")
@@ -218,28 +210,6 @@ def test_model_dir_records_the_context_encoding_and_a_reload_uses_it(
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-@pytest.fixture()
-def replies_jsonl(tmp_path):
-    frame = pd.DataFrame(
-        {
-            "id": [1, 2, 3, 4],
-            "claim": ["the offensive has failed", "prices rose", "the bridge is closed", "a"],
-            "response": ["yes", "no it does not", "it is open", "the cat sat"],
-            "label": ["support", "denial", "neutral", "neutral"],
-            "meta": [
-                {"parent_text": "the minister denied the report", "depth": 2},
-                {"parent_text": "prices fell in the city", "depth": 3},
-                {"parent_text": None, "depth": 1},
-                {"depth": 1},
-            ],
-        }
-    )
-    frame["parent"] = [m.get("parent_text") for m in frame["meta"]]
-    path = tmp_path / "replies.jsonl"
-    frame.to_json(path, orient="records", lines=True)
-    return path, frame
 
 
 @pytest.mark.parametrize("column", ["parent", "meta.parent_text"])

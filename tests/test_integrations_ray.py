@@ -10,6 +10,7 @@ import importlib.util
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ import pytest
 from stance.cli import main
 from stance.errors import ConfigError, InputDataError
 from stance.integrations.ray import RayNotInstalledError, StanceScorer, score_dataset
+from stance.model import ContextWarning
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(
@@ -153,6 +155,37 @@ def test_scorer_refuses_to_overwrite_a_column(tiny_model_dir, scorer):
 def test_scorer_refuses_other_batch_types(scorer):
     with pytest.raises(ConfigError, match="batch_format='pandas' or 'pyarrow'"):
         scorer({"claim": ["a"], "response": ["b"]})
+
+
+def test_scorer_reads_the_context_column_like_stance_score(context_model_dir, replies_jsonl):
+    path, frame = replies_jsonl
+    out = path.parent / "scored-by-cli.jsonl"
+    argv = ["score", str(path), "-o", str(out), "-m", str(context_model_dir), "-q"]
+    argv += ["--precision", "fp32", "--prefix", "pred_", "--context-column", "meta.parent_text"]
+    assert main(argv) == 0
+    scorer = StanceScorer(
+        context_model_dir, context_column="meta.parent_text", prefix="pred_", precision="fp32"
+    )
+    scored = scorer(pd.read_json(path, lines=True))
+    pd.testing.assert_frame_equal(scored, pd.read_json(out, lines=True))
+    with pytest.warns(ContextWarning, match="trained with context"):
+        without = StanceScorer(context_model_dir, prefix="pred_", precision="fp32")
+    assert not np.allclose(scored["pred_p_denial"], without(frame)["pred_p_denial"])
+    misnamed = StanceScorer(context_model_dir, context_column="thread", prefix="pred_")
+    with pytest.raises(InputDataError, match=r"no context column 'thread'.*--context-column"):
+        misnamed(frame)
+
+
+def test_scorer_with_a_context_column_and_a_model_without_context_warns(
+    tiny_model_dir, replies_jsonl
+):
+    _, frame = replies_jsonl
+    with pytest.warns(ContextWarning, match="trained without context"):
+        ignoring = StanceScorer(
+            tiny_model_dir, context_column="parent", prefix="pred_", precision="fp32"
+        )
+    plain = StanceScorer(tiny_model_dir, prefix="pred_", precision="fp32")
+    pd.testing.assert_frame_equal(ignoring(frame), plain(frame))
 
 
 # ------------------------------------------------------------ on a local Ray instance

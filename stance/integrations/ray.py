@@ -57,6 +57,9 @@ class StanceScorer:
     Args:
         model: model directory or hub id; ``None`` is the shipped default model.
         claim_column, response_column: names of the text columns.
+        context_column: the post each response answers, for a model trained with context
+            (``stance score --context-column``; dotted names reach into dict columns). A
+            model trained without context ignores it with a ``ContextWarning``.
         prefix: prefix for the added column names (``stance score --prefix``).
         batch_size: pairs per forward pass (``stance score --batch-size``).
         precision, max_length, device: as for :meth:`StanceClassifier.load`.
@@ -73,6 +76,7 @@ class StanceScorer:
         *,
         claim_column: str = "claim",
         response_column: str = "response",
+        context_column: str | None = None,
         prefix: str = "",
         batch_size: int = 32,
         precision: str = "auto",
@@ -88,6 +92,9 @@ class StanceScorer:
         )
         self.claim_column = claim_column
         self.response_column = response_column
+        self.context_column = context_column  # as given: checked against every batch
+        use = self.clf.context_for_model(given=context_column is not None, stacklevel=2)
+        self.scored_context = context_column if use else None
         self.prefix = prefix
         self.added = output_columns(self.clf.labels, prefix)
         self.rows = 0
@@ -108,9 +115,15 @@ class StanceScorer:
             self.response_column,
             self.added,
             "the batch",
+            self.context_column,
         )
         scored, truncated = score_frame(
-            frame, self.clf, self.claim_column, self.response_column, self.prefix
+            frame,
+            self.clf,
+            self.claim_column,
+            self.response_column,
+            self.prefix,
+            context_column=self.scored_context,
         )
         self.rows += len(scored)
         self.truncated += truncated
@@ -141,6 +154,7 @@ def score_dataset(
     batch_format: str = "pandas",
     claim_column: str = "claim",
     response_column: str = "response",
+    context_column: str | None = None,
     prefix: str = "",
     batch_size: int = 32,
     precision: str = "auto",
@@ -172,6 +186,7 @@ def score_dataset(
             response_column,
             [f"{prefix}label", f"{prefix}error"],
             "the dataset",
+            context_column,
         )
     return dataset.map_batches(
         StanceScorer,
@@ -179,6 +194,7 @@ def score_dataset(
         fn_constructor_kwargs={
             "claim_column": claim_column,
             "response_column": response_column,
+            "context_column": context_column,
             "prefix": prefix,
             "batch_size": batch_size,
             "precision": precision,
