@@ -36,6 +36,7 @@ from stance.debias import cross_fit_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype
 from stance.labels import resolve_labels
+from stance.losses import focal_loss
 from stance.model import context_values
 from stance.training_config import TrainConfig
 
@@ -136,14 +137,23 @@ class _BiasCollator:
 
 
 def _stance_trainer_class() -> type:
-    """The HF ``Trainer`` with the library's loss: class weights and claim-only debiasing."""
+    """The HF ``Trainer`` with the library's loss: class weights, focal loss and claim-only
+    debiasing."""
     from transformers import Trainer
 
     class StanceTrainer(Trainer):
-        def __init__(self, *args: Any, class_weights: Any = None, debias: Any = None, **kw):
+        def __init__(
+            self,
+            *args: Any,
+            class_weights: Any = None,
+            debias: Any = None,
+            focal_gamma: float | None = None,
+            **kw: Any,
+        ):
             super().__init__(*args, **kw)
             self.class_weights = class_weights
             self.debias = debias
+            self.focal_gamma = focal_gamma
             # compute_loss returns a batch mean: the Trainer divides it by the number of
             # gradient-accumulation steps itself (transformers' documented switch)
             self.model_accepts_loss_kwargs = False
@@ -156,6 +166,8 @@ def _stance_trainer_class() -> type:
             logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
             if bias is not None and self.debias is not None:
                 loss = debiased_loss(self.debias.method, logits, labels, bias, self.class_weights)
+            elif self.focal_gamma:
+                loss = focal_loss(logits, labels, self.focal_gamma, self.class_weights)
             else:
                 weight = self.class_weights
                 loss = torch.nn.functional.cross_entropy(
@@ -374,6 +386,7 @@ def train(
         callbacks=callbacks,
         class_weights=class_weights,
         debias=config.debias,
+        focal_gamma=config.focal_gamma,
     )
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     metrics: dict[str, Any] = {"train": {k: float(v) for k, v in result.metrics.items()}}

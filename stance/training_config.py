@@ -144,6 +144,7 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     lr_scheduler: str = "linear"
     class_weights: str | None = None
+    focal_gamma: float | None = None
     eval_steps: int | None = None
     early_stopping_patience: int | None = 3
     save_total_limit: int = 2
@@ -196,6 +197,15 @@ class TrainConfig:
         if self.class_weights not in (None, "balanced"):
             raise ConfigError(
                 f"class_weights must be null or 'balanced', got {self.class_weights!r}"
+            )
+        if self.focal_gamma is not None and not self.focal_gamma >= 0:
+            raise ConfigError(
+                f"focal_gamma must be null or >= 0 (0 is plain cross-entropy; 2 is usual), got "
+                f"{self.focal_gamma!r}"
+            )
+        if self.focal_gamma and self.debias is not None:
+            raise ConfigError(
+                "focal_gamma and debias both replace the cross-entropy loss; set one of them"
             )
         if self.debias is not None:
             from stance.debias import METHODS

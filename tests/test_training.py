@@ -79,6 +79,14 @@ def assert_saved_label_map(out, labels) -> None:
     assert loaded.model.config.id2label == dict(enumerate(labels))
 
 
+def test_focal_loss_with_class_weights_learns_the_cue(tmp_path, tiny_base_dir):
+    config = base_config(tmp_path, tiny_base_dir, focal_gamma=2.0, class_weights="balanced")
+    clf = train(TrainConfig.from_dict(config), progress=False)
+    held_out = synthetic_pairs(90, seed=3)
+    predicted = np.array(clf.predict(held_out[["claim", "response"]]))
+    assert np.mean(predicted == held_out["stance"].to_numpy()) > 0.8  # chance is 1/3
+
+
 def test_training_learns_the_cue_and_writes_a_loadable_model(tmp_path, tiny_base_dir):
     config = TrainConfig.from_dict(base_config(tmp_path, tiny_base_dir))
     clf = train(config, progress=False)
@@ -208,6 +216,8 @@ def test_yaml_config_with_overrides(tmp_path, tiny_base_dir):
         ({"epochs": "many"}, "epochs must be a number"),
         ({"labels": "fnc"}, "Did you mean 'fnc1'"),
         ({"class_weights": "auto"}, "class_weights must be null or 'balanced'"),
+        ({"focal_gamma": -1}, r"focal_gamma must be null or >= 0 \(0 is plain cross-entropy"),
+        ({"focal_gamma": 2, "debias": {}}, "focal_gamma and debias both replace"),
         ({"lr_scheduler": "cosin"}, "Did you mean 'cosine'"),
         ({"sources": []}, "at least one training file"),
         ({"validation": {"fracton": 0.1}}, "unknown key 'fracton' in validation"),
