@@ -134,10 +134,10 @@ def evaluate(model_dir: Path, result: str, documents: str | None = None) -> dict
             f"(`{documents}`) reads the whole body of each related pair"
         )
     metrics = compute_metrics(dev["orig_label"].tolist(), probabilities, clf.labels)
-    out = REPO / "eval" / "results" / result
-    out.with_suffix(".json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+    out = REPO / "eval" / "results" / result  # result may hold dots (fnc1_dev_curve_0.25)
+    Path(f"{out}.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
     per_class = metrics["per_class"]
-    command = " ".join(["python training/fnc1.py evaluate", *sys.argv[2:]]).strip()
+    command = " ".join(["python training/fnc1.py", *sys.argv[1:]])
     lines = [
         "# FNC-1 dev, four labels",
         "",
@@ -156,7 +156,7 @@ def evaluate(model_dir: Path, result: str, documents: str | None = None) -> dict
             f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | "
             f"{row['f1']:.3f} | {row['support']} |"
         )
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    Path(f"{out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return metrics
 
