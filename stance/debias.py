@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stance.errors import ConfigError
+from stance.losses import class_weighted_mean
 
 if TYPE_CHECKING:
     import torch
@@ -122,23 +123,17 @@ def debiased_loss(
     the weights); ``product_of_experts``: cross-entropy of ``log_softmax(logits) + log
     p_bias``. ``class_weights`` (one per label) multiply in as usual.
     """
-    import torch
     import torch.nn.functional as F
 
     logits = logits.float()
     bias_proba = bias_proba.float().clamp_min(1e-6)
-    row_weight = (
-        class_weights.to(logits.device)[labels]
-        if class_weights is not None
-        else torch.ones_like(labels, dtype=torch.float32)
-    )
+    row_weight = None
     if method == "reweight":
-        shortcut = bias_proba.gather(1, labels[:, None]).squeeze(1)
-        row_weight = row_weight * (1.0 - shortcut)
+        row_weight = 1.0 - bias_proba.gather(1, labels[:, None]).squeeze(1)
         per_row = F.cross_entropy(logits, labels, reduction="none")
     elif method == "product_of_experts":
         combined = F.log_softmax(logits, dim=-1) + bias_proba.log()
         per_row = F.cross_entropy(combined, labels, reduction="none")
     else:
         raise ConfigError(f"debias.method must be one of {METHODS}, got {method!r}")
-    return (per_row * row_weight).sum() / row_weight.sum().clamp_min(1e-6)
+    return class_weighted_mean(per_row, labels, class_weights, row_weight)

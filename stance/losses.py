@@ -16,6 +16,27 @@ if TYPE_CHECKING:
     import torch
 
 
+def class_weighted_mean(
+    per_row: torch.Tensor,
+    labels: torch.Tensor,
+    class_weights: torch.Tensor | None = None,
+    row_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The mean of ``per_row`` losses weighted by each row's class weight (times
+    ``row_weight``, when given), normalised by the sum of the weights, as
+    ``torch.nn.functional.cross_entropy`` does with ``weight``."""
+    import torch
+
+    weight = (
+        class_weights.to(per_row.device)[labels]
+        if class_weights is not None
+        else torch.ones_like(per_row)
+    )
+    if row_weight is not None:
+        weight = weight * row_weight
+    return (per_row * weight).sum() / weight.sum().clamp_min(1e-6)
+
+
 def focal_loss(
     logits: torch.Tensor,
     labels: torch.Tensor,
@@ -30,8 +51,4 @@ def focal_loss(
     import torch
 
     log_p = torch.log_softmax(logits.float(), dim=-1).gather(1, labels[:, None]).squeeze(1)
-    losses = -((1.0 - log_p.exp()) ** gamma) * log_p
-    if weight is None:
-        return losses.mean()
-    row_weight = weight.to(logits.device)[labels]
-    return (row_weight * losses).sum() / row_weight.sum()
+    return class_weighted_mean(-((1.0 - log_p.exp()) ** gamma) * log_p, labels, weight)

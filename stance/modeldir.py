@@ -586,6 +586,16 @@ def _check_vocabulary(model: Any, tokenizer: Any, folder: Path) -> None:
         )
 
 
+def has_generic_labels(labels: tuple[str, ...] | list[str]) -> bool:
+    """Whether label names are transformers' placeholders (``LABEL_0``, ...), i.e. the
+    head was never given names.
+
+    >>> has_generic_labels(("LABEL_0", "LABEL_1")), has_generic_labels(("support", "denial"))
+    (True, False)
+    """
+    return all(label.startswith("LABEL_") for label in labels)
+
+
 def _apply_labels(model: Any, info: dict[str, Any], folder: Path) -> None:
     labels = info.get("labels")
     if not labels:
@@ -597,8 +607,7 @@ def _apply_labels(model: Any, info: dict[str, Any], folder: Path) -> None:
         )
     current = labels_of(model.config)
     if list(current) != list(labels):
-        generic = all(label.startswith("LABEL_") for label in current)
-        if not generic:
+        if not has_generic_labels(current):
             raise ModelLoadError(
                 f"{folder}: config.json labels {list(current)} differ from {STANCE_CONFIG} "
                 f"labels {labels}; the files come from different models"

@@ -266,8 +266,7 @@ def _classifier_labels(config: Any) -> tuple[str, ...]:
     if not any(a.endswith("ForSequenceClassification") for a in config.architectures or ()):
         return ()
     names = modeldir.labels_of(config)
-    default_names = tuple(f"LABEL_{i}" for i in range(len(names)))
-    return () if names == default_names else names
+    return () if modeldir.has_generic_labels(names) else names
 
 
 def _reorder_head(model: Any, order: list[int]) -> None:
