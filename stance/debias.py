@@ -33,6 +33,7 @@ from stance.errors import ConfigError
 from stance.losses import class_weighted_mean
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
 METHODS = ("reweight", "product_of_experts")
@@ -107,6 +108,23 @@ def cross_fit_proba(
             [claims[i] for i in fit_rows], [gold[i] for i in fit_rows]
         )
         proba[score_rows] = model.predict_proba([claims[i] for i in score_rows])
+    return proba
+
+
+def claim_only_proba(
+    train: pd.DataFrame, labels: Sequence[str], folds: int, exempt: set[str] = frozenset()
+) -> np.ndarray:
+    """Cross-fitted claim-only probabilities of every row of ``train`` (``claim``,
+    ``label`` and ``source`` columns); rows whose ``source`` is in ``exempt`` are left out
+    of the fit and get ``1 / len(labels)`` for every label (chance: nothing to train
+    around).
+    """
+    proba = np.full((len(train), len(labels)), 1.0 / len(labels))
+    scored = ~train["source"].isin(exempt).to_numpy()
+    if scored.any():
+        proba[scored] = cross_fit_proba(
+            train["claim"][scored].tolist(), train["label"][scored].tolist(), labels, folds=folds
+        )
     return proba
 
 

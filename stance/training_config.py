@@ -49,6 +49,9 @@ class SourceConfig:
         max_rows: cap after filtering (a seeded random sample).
         weight: rows drawn = weight x rows (after the cap); <1 subsamples, >1 repeats.
         balance_classes: resample this source so each label has the same count (the mean).
+        debias: ``false`` leaves this source out of the claim-only model (see
+            :class:`DebiasSettings`): for rows built so that the claim alone cannot tell the
+            label, such as a claim against its own negation.
         licence: the data's licence, for the model card.
         split: the split of a saved ``DatasetDict`` to read.
     """
@@ -64,6 +67,7 @@ class SourceConfig:
     max_rows: int | None = None
     weight: float = 1.0
     balance_classes: bool = False
+    debias: bool = True
     licence: str | None = None
     split: str | None = None
 
@@ -102,7 +106,10 @@ class DebiasSettings:
 
     A claim-only model (TF-IDF + logistic regression) is cross-fitted on the training
     rows; ``reweight`` scales each row's loss by ``1 - p_claim_only(gold)``,
-    ``product_of_experts`` trains the model in a product with the claim-only model.
+    ``product_of_experts`` trains the model in a product with the claim-only model. Rows of
+    a source with ``debias: false`` are neither fitted nor scored by it: they count as
+    scored at chance (every label ``1 / n_labels``), which leaves ``product_of_experts``
+    with their plain cross-entropy and ``reweight`` with weight ``1 - 1 / n_labels``.
     """
 
     method: str = "reweight"
@@ -213,6 +220,22 @@ class TrainConfig:
             _check_choice("debias.method", self.debias.method, METHODS)
             if self.debias.folds < 2:
                 raise ConfigError(f"debias.folds must be >= 2, got {self.debias.folds}")
+        for i, source in enumerate(self.sources):
+            if not isinstance(source.debias, bool):
+                raise ConfigError(
+                    f"sources[{i}].debias must be true or false, got {source.debias!r}"
+                )
+            if not source.debias and self.debias is None:
+                raise ConfigError(
+                    f"sources[{i}] ({source.display_name()}) sets debias: false, but the "
+                    "config has no debias section, so nothing is debiased; remove the key or "
+                    "add debias: {method: reweight}"
+                )
+        if self.debias is not None and self.sources and not any(s.debias for s in self.sources):
+            raise ConfigError(
+                "every source sets debias: false, so the claim-only model has nothing to "
+                "learn from; remove the debias section or let a source be debiased"
+            )
         if self.offtopic is not None:
             _check_choice("offtopic.label", self.offtopic.label, resolve_labels(self.labels))
             if self.offtopic.rows < 1:

@@ -419,3 +419,49 @@ def test_self_negation_pairs_deny_each_sentence_with_its_own_negation_both_ways(
     assert rows == augment.self_negation_pairs(sentences, n=10, seed=0)
     assert _seed_matters(lambda seed: augment.self_negation_pairs(sentences, 10, seed))
     assert len(augment.self_negation_pairs(sentences, n=2, seed=0)) == 2
+
+
+RECALL = "Acme recalls its Zephyr phone after battery fires"
+FACTORY = "Acme opens a new phone factory near Lisbon"
+RECALL_BODY = (
+    "Owners of the Zephyr phone built by Acme were told to switch it off at once. "
+    "Engineers at Acme traced the fires to a faulty battery cell from one supplier. "
+    "Retail stores run by Acme will swap every phone for a new model within weeks. "
+    "Police said the fires had injured two people in small towns near the coast. "
+    "The Zephyr was not sold outside Europe and the recall covers every country there."
+)
+FACTORY_BODY = (
+    "The plant run by Acme near Lisbon will employ three thousand workers from next year. "
+    "Building work for Acme started in the spring on land bought from the city council. "
+    "Officials in Lisbon expect the site to produce ten million phones each year. "
+    "Shares in Acme rose by four percent after the company announced the new plant."
+)
+
+
+def test_other_story_pairs_take_a_sentence_naming_the_subject_from_another_story(
+    augment, tmp_path
+):
+    folder = tmp_path / "fnc1"
+    folder.mkdir()
+    rows = [
+        (RECALL, RECALL_BODY, "discuss", "1"),
+        (FACTORY, FACTORY_BODY, "agree", "2"),
+        (RECALL, FACTORY_BODY, "unrelated", "2"),  # does not join the two stories
+    ]
+    frame = pd.DataFrame(rows, columns=["claim", "response", "orig_label", "body"])
+    frame = frame.assign(
+        label="neutral", split="train", meta=[{"body_id": b} for b in frame.pop("body")]
+    )
+    frame.to_json(folder / "pairs.jsonl", orient="records", lines=True)
+    assert augment.proper_nouns([RECALL_BODY, FACTORY_BODY]) == {"acme"}
+
+    pairs = augment.other_story_pairs(tmp_path, n=10, seed=0)
+    # two headlines, each with one sentence in the first pass and another in the second
+    assert len(pairs) == 4 and len({p["response"] for p in pairs}) == 4
+    for i, pair in enumerate(pairs):
+        assert pair["label"] == "neutral" and pair["meta"] == {"kind": "other_story"}
+        assert pair["id"] == f"other-story-{i}"
+        other_body = FACTORY_BODY if pair["claim"] == RECALL else RECALL_BODY
+        assert pair["response"] in other_body and "Acme" in pair["response"]
+        assert "said" not in pair["response"] and " not " not in pair["response"]
+    assert augment.other_story_pairs(tmp_path, n=1, seed=0) == pairs[:1]

@@ -11,7 +11,7 @@ import torch
 from test_training import base_config, synthetic_pairs
 
 from stance.data import offtopic_pairs
-from stance.debias import ClaimOnlyModel, cross_fit_proba, debiased_loss
+from stance.debias import ClaimOnlyModel, claim_only_proba, cross_fit_proba, debiased_loss
 from stance.documents import content_words
 from stance.errors import ConfigError, InputDataError
 from stance.training import train
@@ -162,3 +162,53 @@ def test_debiased_training_with_offtopic_pairs_learns_and_records_them(
     # among 20 draws are left out
     assert 15 <= rows["offtopic"] <= 30
     assert provenance["train_rows"] == 300 + 60 + rows["offtopic"]
+
+
+def test_sources_with_debias_false_are_left_out_of_the_claim_only_model():
+    train = pd.DataFrame(
+        {
+            "claim": [f"Claim {i} failed." for i in range(6)]
+            + [f"Claim {i} worked." for i in range(6)]
+            + ["It is not so."] * 4,
+            "label": ["denial"] * 6 + ["support"] * 6 + ["neutral"] * 4,
+            "source": ["nli"] * 12 + ["negations"] * 4,
+        }
+    )
+    labels = ("support", "denial", "neutral")
+    proba = claim_only_proba(train, labels, folds=3, exempt={"negations"})
+    assert np.allclose(proba[12:], 1 / 3)
+    # the exempt rows' neutral labels never reach the fit
+    assert np.allclose(proba[:12, 2], 0)
+    assert (proba[:6].argmax(axis=1) == 1).all() and (proba[6:12].argmax(axis=1) == 0).all()
+    debiased = claim_only_proba(train, labels, folds=3)
+    assert debiased[:12, 2].max() > 0 and not np.allclose(debiased[12:], 1 / 3)
+
+
+@pytest.mark.parametrize(
+    "debias, source_debias, message",
+    [
+        (None, False, r"sources\[0\] \(.*\) sets debias: false, but the config has no debias"),
+        ({"method": "reweight"}, "no", r"sources\[0\].debias must be true or false, got 'no'"),
+        ({"method": "reweight"}, False, "every source sets debias: false"),
+    ],
+)
+def test_source_debias_flag_errors(tmp_path, tiny_base_dir, debias, source_debias, message):
+    config = base_config(tmp_path, tiny_base_dir, debias=debias)
+    config["sources"][0]["debias"] = source_debias
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict(config)
+
+
+def test_training_with_an_exempt_source_trains_on_it(tmp_path, tiny_base_dir):
+    second = tmp_path / "second.csv"
+    synthetic_pairs(60, seed=4).to_csv(second, index=False)
+    config = base_config(
+        tmp_path, tiny_base_dir, debias={"method": "product_of_experts", "folds": 3}
+    )
+    config["sources"].append(
+        {"path": str(second), "label_column": "stance", "name": "second", "debias": False}
+    )
+    train(TrainConfig.from_dict(config), progress=False)
+    provenance = json.loads((tmp_path / "out" / "stance_config.json").read_text())["provenance"]
+    assert {s["name"]: s["rows"] for s in provenance["sources"]}["second"] == 60
+    assert 0 <= provenance["metrics"]["claim_only_cross_fit_accuracy"] <= 1

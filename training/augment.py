@@ -18,9 +18,12 @@ police said.'); :func:`quote_pairs` answers claims with such quoted denials,
 confirmations and non-answers, so the model reads the reply rather than its overlap with
 the claim. The model also called a reworded claim a denial ("The lender went under"
 against "Silicon Valley Bank collapsed"); :func:`perspective_pairs` pairs Perspectrum's
-human paraphrases as support. The output keeps its order: reported speech, background,
-the quoted replies, then the perspective pairs, each drawn with its own generator, so
-adding a kind leaves the rows before it unchanged.
+human paraphrases as support. v6 and v7 added negated claims in every class, number
+changes and sentences against their own negation; v8 adds :func:`other_story_pairs`
+(a headline against a sentence about another story with the same subject, neutral).
+The output keeps its order (reported speech, background, quoted replies, perspective
+pairs, then the later kinds), each drawn with its own generator, so adding a kind leaves
+the rows before it unchanged.
 
     python training/augment.py                # writes runs/data/augment.jsonl
     python training/augment.py --per-label 2500 --background 3000 --quotes 2000 --out FILE
@@ -377,6 +380,111 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
     return rows
 
 
+def read_stories(data: Path) -> tuple[dict[str, int], dict[str, str], dict[str, int]]:
+    """FNC-1 train grouped into stories: ``(story of each headline, text of each body,
+    story of each body)``. A story is a connected group of headlines and bodies joined by
+    a related pair (agree, disagree or discuss); FNC-1 pairs a headline with the articles
+    of its own rumour, so two stories are two different rumours."""
+    frame = read_pairs(data, "fnc1", "train")
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    bodies: dict[str, str] = {}
+    for row in frame.itertuples():
+        body = "b:" + str(row.meta["body_id"])
+        bodies[body] = row.response
+        find("h:" + row.claim)
+        if row.orig_label != "unrelated":
+            parent[find("h:" + row.claim)] = find(body)
+    roots: dict[str, int] = {}
+    story = {node: roots.setdefault(find(node), len(roots)) for node in list(parent)}
+    headlines = {node[2:]: s for node, s in story.items() if node.startswith("h:")}
+    body_story = {node: s for node, s in story.items() if node.startswith("b:")}
+    return headlines, bodies, body_story
+
+
+def proper_nouns(texts: list[str], min_count: int = 5) -> set[str]:
+    """Lower-cased words that the texts write capitalised in mid-sentence at least 90% of
+    the times they use them (names: "Apple", "Kharkiv"; not "The" or "Police").
+
+    >>> sorted(proper_nouns(["He met Obama. Then Obama left."] * 5))
+    ['obama']
+    """
+    upper: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for text in texts:
+        for match in re.finditer(r"(?<=[a-z,;] )([A-Za-z][a-z]{2,})\b", text):
+            word = match.group(1)
+            total[word.lower()] += 1
+            upper[word.lower()] += word[0].isupper()
+    return {
+        w for w, n in total.items() if n >= min_count and upper[w] >= 0.9 * n and w not in _STOP
+    }
+
+
+def other_story_pairs(data: Path, n: int, seed: int) -> list[dict]:
+    """``n`` neutral pairs (v8): an FNC-1 train headline and a sentence from an article
+    about another story that names the same person, place or organisation.
+
+    NLI data describes one scene, so "The factory was built in 1962." contradicts "The
+    factory was closed." there; in the news they are two facts about one factory. A
+    sentence about another rumour on the same subject neither confirms nor denies the
+    headline. Sentences are filtered as :func:`background_pairs` filters them (no
+    reporting verbs, no negation, at most half the headline's content words).
+    """
+    from stance.documents import split_sentences
+
+    headlines, bodies, body_story = read_stories(data)
+    names = proper_nouns(list(bodies.values()))
+    by_name: dict[str, list[tuple[int, str]]] = {}
+    for body, text in bodies.items():
+        for sentence in split_sentences(text):
+            words = sentence.text.split()
+            if (
+                not 8 <= len(words) <= 40
+                or _REPORTING.search(sentence.text)
+                or _NEGATION.search(sentence.text)
+                or "n't" in sentence.text
+                or "n’t" in sentence.text
+            ):
+                continue
+            for name in background_words(sentence.text) & names:
+                by_name.setdefault(name, []).append((body_story[body], sentence.text))
+    rng = random.Random(seed)
+    order = sorted(headlines)
+    rng.shuffle(order)
+    rows: list[dict] = []
+    used: set[str] = set()
+    for headline in order + order:  # a second sentence for each headline on the second pass
+        claim_words = background_words(headline)
+        shared = sorted(claim_words & names)
+        if len(claim_words) < 3 or not shared:
+            continue
+        candidates = [
+            text
+            for name in shared
+            for story, text in by_name.get(name, [])
+            if story != headlines[headline]
+            and text not in used
+            and len(claim_words & background_words(text)) <= len(claim_words) // 2
+        ]
+        if not candidates:
+            continue
+        response = rng.choice(candidates)
+        used.add(response)
+        rows.append(
+            train_pair(headline, response, "neutral", f"other-story-{len(rows)}", "other_story")
+        )
+        if len(rows) == n:
+            break
+    return rows
+
+
 def read_perspectives(data: Path) -> pd.DataFrame:
     """Perspectrum train perspectives with their claim, side and paraphrase cluster."""
     frame = read_pairs(data, "perspectrum", "train").reset_index(drop=True)
@@ -620,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--self-negations", type=int, default=3000, help="sentences against their negation (v7)"
     )
+    parser.add_argument(
+        "--other-stories", type=int, default=3000, help="same names, other stories (v8)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = Path(args.data)
@@ -631,6 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += negated_claim_pairs(data, args.negated, args.seed)
     rows += number_pairs(claims, args.numbers, args.seed)
     rows += self_negation_pairs(claims + negation_sentences(data), args.self_negations, args.seed)
+    rows += other_story_pairs(data, args.other_stories, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
