@@ -332,6 +332,14 @@ def _replace_surrogates(text: str) -> str:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
+def uses_token_types(tokenizer: Any, model_config: Any) -> bool:
+    """Whether the model reads token type ids (BERT's segment ids): its tokenizer makes
+    them and its config has more than one type. Training and inference pass them by the
+    same rule."""
+    names = getattr(tokenizer, "model_input_names", None) or []
+    return "token_type_ids" in names and getattr(model_config, "type_vocab_size", 2) > 1
+
+
 def pad_batch(
     encoded: EncodedPairs, rows: Sequence[int], pad_id: int, with_token_types: bool
 ) -> dict[str, torch.Tensor]:

@@ -39,6 +39,7 @@ from stance.inference import (
     resolve_dtype,
     run_logits,
     softmax,
+    uses_token_types,
 )
 
 logger = logging.getLogger(__name__)
@@ -365,8 +366,7 @@ class StanceClassifier:
         return int(pad) if pad is not None else 0
 
     def _uses_token_types(self) -> bool:
-        names = getattr(self.tokenizer, "model_input_names", None) or []
-        return "token_type_ids" in names and getattr(self.model.config, "type_vocab_size", 2) > 1
+        return uses_token_types(self.tokenizer, self.model.config)
 
     def __repr__(self) -> str:
         source = self.info.get("source", "?")

@@ -34,7 +34,7 @@ from stance._version import __version__
 from stance.data import keep_share, load_source, offtopic_pairs, split_by_claim
 from stance.debias import claim_only_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
-from stance.inference import PairTokenizer, resolve_dtype
+from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
 from stance.labels import resolve_labels
 from stance.losses import focal_loss
 from stance.model import context_values
@@ -91,6 +91,8 @@ class _PairDataset(torch.utils.data.Dataset):
         pair_tokenizer: PairTokenizer,
         labels: tuple[str, ...],
         bias_proba: np.ndarray | None = None,
+        *,
+        token_types: bool = True,
     ):
         contexts = None
         if pair_tokenizer.context_encoding is not None:
@@ -100,7 +102,7 @@ class _PairDataset(torch.utils.data.Dataset):
         )
         index = {label: i for i, label in enumerate(labels)}
         self.input_ids = encoded.input_ids
-        self.token_type_ids = encoded.token_type_ids
+        self.token_type_ids = encoded.token_type_ids if token_types else None
         self.labels = [index[label] for label in frame["label"]]
         self.truncated = int(encoded.truncated.sum())
         self.bias_proba = bias_proba
@@ -111,10 +113,11 @@ class _PairDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = {
             "input_ids": self.input_ids[i],
-            "token_type_ids": self.token_type_ids[i],
             "attention_mask": [1] * len(self.input_ids[i]),
             "labels": self.labels[i],
         }
+        if self.token_type_ids is not None:
+            item["token_type_ids"] = self.token_type_ids[i]
         if self.bias_proba is not None:
             item["bias_proba"] = self.bias_proba[i]
         return item
@@ -320,9 +323,12 @@ def train(
     if config.debias is not None:
         exempt = {s.display_name() for s in config.sources if not s.debias}
         bias_proba = claim_only_proba(data.train, data.labels, config.debias.folds, exempt)
-    train_set = _PairDataset(data.train, pair_tokenizer, data.labels, bias_proba)
+    token_types = uses_token_types(tokenizer, model.config)
+    train_set = _PairDataset(
+        data.train, pair_tokenizer, data.labels, bias_proba, token_types=token_types
+    )
     eval_set = (
-        _PairDataset(data.validation, pair_tokenizer, data.labels)
+        _PairDataset(data.validation, pair_tokenizer, data.labels, token_types=token_types)
         if data.validation is not None and len(data.validation)
         else None
     )
@@ -361,6 +367,10 @@ def train(
         dataloader_num_workers=0,
         ddp_backend="gloo" if distributed and not use_cuda else None,
         save_only_model=False,
+        # the Trainer would drop every batch key the model's forward does not take, the
+        # claim-only probabilities among them, and silently train without debiasing;
+        # _PairDataset yields only what the model reads, and the collator pops the rest
+        remove_unused_columns=False,
     )
     callbacks = []
     if has_eval and config.early_stopping_patience:

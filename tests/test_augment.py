@@ -438,9 +438,7 @@ FACTORY_BODY = (
 )
 
 
-def test_other_story_pairs_take_a_sentence_naming_the_subject_from_another_story(
-    augment, tmp_path
-):
+def test_other_story_pairs_take_a_sentence_naming_the_subject_from_another_story(augment, tmp_path):
     folder = tmp_path / "fnc1"
     folder.mkdir()
     rows = [

@@ -212,3 +212,22 @@ def test_training_with_an_exempt_source_trains_on_it(tmp_path, tiny_base_dir):
     provenance = json.loads((tmp_path / "out" / "stance_config.json").read_text())["provenance"]
     assert {s["name"]: s["rows"] for s in provenance["sources"]}["second"] == 60
     assert 0 <= provenance["metrics"]["claim_only_cross_fit_accuracy"] <= 1
+
+
+def test_debiased_training_hands_the_claim_only_probabilities_to_the_loss(
+    tmp_path, tiny_base_dir, monkeypatch
+):
+    # The Trainer drops batch keys the model's forward does not take unless told not to;
+    # the claim-only probabilities must still reach the loss, row for row.
+    import stance.training
+
+    seen = []
+
+    def spy(method, logits, labels, bias_proba, class_weights=None):
+        seen.append(bias_proba.shape)
+        return debiased_loss(method, logits, labels, bias_proba, class_weights)
+
+    monkeypatch.setattr(stance.training, "debiased_loss", spy)
+    config = base_config(tmp_path, tiny_base_dir, debias={"method": "reweight", "folds": 3})
+    train(TrainConfig.from_dict(config), progress=False)
+    assert seen and all(shape[1] == 3 for shape in seen)
