@@ -24,7 +24,7 @@ claim instead of the response. This module gives
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,7 +112,7 @@ def cross_fit_proba(
 
 
 def claim_only_proba(
-    train: pd.DataFrame, labels: Sequence[str], folds: int, exempt: set[str] = frozenset()
+    train: pd.DataFrame, labels: Sequence[str], folds: int, exempt: Set[str] = frozenset()
 ) -> np.ndarray:
     """Cross-fitted claim-only probabilities of every row of ``train`` (``claim``,
     ``label`` and ``source`` columns); rows whose ``source`` is in ``exempt`` are left out

@@ -221,10 +221,6 @@ class TrainConfig:
             if self.debias.folds < 2:
                 raise ConfigError(f"debias.folds must be >= 2, got {self.debias.folds}")
         for i, source in enumerate(self.sources):
-            if not isinstance(source.debias, bool):
-                raise ConfigError(
-                    f"sources[{i}].debias must be true or false, got {source.debias!r}"
-                )
             if not source.debias and self.debias is None:
                 raise ConfigError(
                     f"sources[{i}] ({source.display_name()}) sets debias: false, but the "
