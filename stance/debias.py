@@ -24,7 +24,7 @@ claim instead of the response. This module gives
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +33,6 @@ from stance.errors import ConfigError
 from stance.losses import class_weighted_mean
 
 if TYPE_CHECKING:
-    import pandas as pd
     import torch
 
 METHODS = ("reweight", "product_of_experts")
@@ -112,18 +111,20 @@ def cross_fit_proba(
 
 
 def claim_only_proba(
-    train: pd.DataFrame, labels: Sequence[str], folds: int, exempt: Set[str] = frozenset()
+    claims: Sequence[str],
+    gold: Sequence[str],
+    labels: Sequence[str],
+    folds: int,
+    scored: np.ndarray,
 ) -> np.ndarray:
-    """Cross-fitted claim-only probabilities of every row of ``train`` (``claim``,
-    ``label`` and ``source`` columns); rows whose ``source`` is in ``exempt`` are left out
-    of the fit and get ``1 / len(labels)`` for every label (chance: nothing to train
-    around).
-    """
-    proba = np.full((len(train), len(labels)), 1.0 / len(labels))
-    scored = ~train["source"].isin(exempt).to_numpy()
-    if scored.any():
-        proba[scored] = cross_fit_proba(
-            train["claim"][scored].tolist(), train["label"][scored].tolist(), labels, folds=folds
+    """Cross-fitted claim-only probabilities of every row; rows where the boolean mask
+    ``scored`` is false are left out of the fit and get ``1 / len(labels)`` for every
+    label (chance: nothing to train around)."""
+    proba = np.full((len(claims), len(labels)), 1.0 / len(labels))
+    rows = np.flatnonzero(scored)
+    if len(rows):
+        proba[rows] = cross_fit_proba(
+            [claims[i] for i in rows], [gold[i] for i in rows], labels, folds=folds
         )
     return proba
 

@@ -92,7 +92,7 @@ class _PairDataset(torch.utils.data.Dataset):
         labels: tuple[str, ...],
         bias_proba: np.ndarray | None = None,
         *,
-        token_types: bool = True,
+        token_types: bool,
     ):
         contexts = None
         if pair_tokenizer.context_encoding is not None:
@@ -322,7 +322,14 @@ def train(
     bias_proba = None
     if config.debias is not None:
         exempt = {s.display_name() for s in config.sources if not s.debias}
-        bias_proba = claim_only_proba(data.train, data.labels, config.debias.folds, exempt)
+        debiased_rows = ~data.train["source"].isin(exempt).to_numpy()
+        bias_proba = claim_only_proba(
+            data.train["claim"].tolist(),
+            data.train["label"].tolist(),
+            data.labels,
+            config.debias.folds,
+            debiased_rows,
+        )
     token_types = uses_token_types(tokenizer, model.config)
     train_set = _PairDataset(
         data.train, pair_tokenizer, data.labels, bias_proba, token_types=token_types
@@ -399,9 +406,8 @@ def train(
         gold = np.array([data.labels.index(label) for label in data.train["label"]])
         # how much a claim-only model could guess: the shortcut the debiasing trained against
         # (over the rows it scored; sources with debias: false are not)
-        scored = ~data.train["source"].isin(exempt).to_numpy()
         hits = bias_proba.argmax(axis=1) == gold
-        metrics["claim_only_cross_fit_accuracy"] = float(np.mean(hits[scored]))
+        metrics["claim_only_cross_fit_accuracy"] = float(np.mean(hits[debiased_rows]))
     if has_eval:
         metrics["validation"] = {
             k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))

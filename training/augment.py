@@ -327,6 +327,19 @@ _REPORTING = re.compile(
 )
 
 
+def _states_plainly(sentence: str) -> bool:
+    """Whether a sentence can stand as a neutral background statement: 8 to 40 words,
+    nobody's reported words ("said", "denied") and no negation."""
+    return (
+        8 <= len(sentence.split()) <= 40
+        and not _REPORTING.search(sentence)
+        and not _NEGATION.search(sentence)
+        # _NEGATION's \bn't\b misses contractions ("isn't"); widening it would change
+        # the claims, and so the shipped model's training data
+        and "n't" not in sentence
+    )
+
+
 def read_discuss(data: Path) -> list[tuple[str, str]]:
     """(headline, body) of FNC-1 train pairs labelled ``discuss``: articles about the claim
     that take no side."""
@@ -356,12 +369,7 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
         candidates = [
             s.text
             for s in split_sentences(body)
-            if 8 <= len(s.text.split()) <= 40
-            and not _REPORTING.search(s.text)
-            and not _NEGATION.search(s.text)
-            # _NEGATION's \bn't\b misses contractions ("isn't"); widening it would change
-            # the claims, and so the shipped model's training data
-            and "n't" not in s.text
+            if _states_plainly(s.text)
             and 1 <= len(claim_words & background_words(s.text)) <= len(claim_words) // 2
         ]
         if not candidates:
@@ -444,14 +452,8 @@ def other_story_pairs(data: Path, n: int, seed: int) -> list[dict]:
     by_name: dict[str, list[tuple[int, str]]] = {}
     for body, text in bodies.items():
         for sentence in split_sentences(text):
-            words = sentence.text.split()
-            if (
-                not 8 <= len(words) <= 40
-                or _REPORTING.search(sentence.text)
-                or _NEGATION.search(sentence.text)
-                or "n't" in sentence.text
-                or "n’t" in sentence.text
-            ):
+            # background_pairs' rule, and curly contractions too ("isn’t")
+            if not _states_plainly(sentence.text) or "n’t" in sentence.text:
                 continue
             for name in background_words(sentence.text) & names:
                 by_name.setdefault(name, []).append((body_story[body], sentence.text))
