@@ -463,3 +463,50 @@ def test_other_story_pairs_take_a_sentence_naming_the_subject_from_another_story
         assert pair["response"] in other_body and "Acme" in pair["response"]
         assert "said" not in pair["response"] and " not " not in pair["response"]
     assert augment.other_story_pairs(tmp_path, n=1, seed=0) == pairs[:1]
+
+
+PULLED = "Zephyr handsets pulled from shops over exploding cells"
+SAFE = "Acme says Zephyr batteries are perfectly safe"
+RECALL_AGAIN = "Acme recalls its Zephyr phone after the battery fires"
+
+
+def test_headline_pairs_pair_headlines_by_what_one_article_says_of_them(augment, tmp_path):
+    folder = tmp_path / "fnc1"
+    folder.mkdir()
+    rows = [
+        (RECALL, RECALL_BODY, "agree", "1"),
+        (PULLED, RECALL_BODY, "agree", "1"),
+        (RECALL_AGAIN, RECALL_BODY, "agree", "1"),  # near-identical to RECALL: no pair
+        (SAFE, RECALL_BODY, "disagree", "1"),
+        # another article calls PULLED wrong and RECALL right: that pair is dropped
+        (RECALL, RECALL_BODY, "agree", "3"),
+        (PULLED, RECALL_BODY, "disagree", "3"),
+        (FACTORY, FACTORY_BODY, "agree", "2"),
+    ]
+    frame = pd.DataFrame(rows, columns=["claim", "response", "orig_label", "body"])
+    frame = frame.assign(
+        label="neutral", split="train", meta=[{"body_id": b} for b in frame.pop("body")]
+    )
+    frame.to_json(folder / "pairs.jsonl", orient="records", lines=True)
+
+    pairs = augment.headline_pairs(tmp_path, per_label=10, seed=0)
+    found = {(p["label"], frozenset((p["claim"], p["response"]))) for p in pairs}
+    assert found == {
+        ("support", frozenset((PULLED, RECALL_AGAIN))),
+        ("denial", frozenset((RECALL, SAFE))),
+        ("denial", frozenset((PULLED, SAFE))),
+        ("denial", frozenset((RECALL_AGAIN, SAFE))),
+        # another story that names Acme (PULLED does not name it)
+        ("neutral", frozenset((RECALL, FACTORY))),
+        ("neutral", frozenset((SAFE, FACTORY))),
+        ("neutral", frozenset((RECALL_AGAIN, FACTORY))),
+    }
+    assert len(pairs) == len(found)
+    assert all(p["meta"]["kind"] == "headlines" for p in pairs)
+    assert augment.headline_pairs(tmp_path, per_label=10, seed=0) == pairs
+    assert [p["label"] for p in augment.headline_pairs(tmp_path, per_label=1, seed=0)] == [
+        "support",
+        "denial",
+        "neutral",
+    ]
+    assert len(augment.headline_pairs(tmp_path, per_label=10, seed=0, per_story=1)) == 3

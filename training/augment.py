@@ -20,7 +20,9 @@ the claim. The model also called a reworded claim a denial ("The lender went und
 against "Silicon Valley Bank collapsed"); :func:`perspective_pairs` pairs Perspectrum's
 human paraphrases as support. v6 and v7 added negated claims in every class, number
 changes and sentences against their own negation; v8 adds :func:`other_story_pairs`
-(a headline against a sentence about another story with the same subject, neutral).
+(a headline against a sentence about another story with the same subject, neutral) and
+:func:`headline_pairs` (FNC-1 headlines against each other: rewordings of one rumour as
+support, a confirmed against a contradicted headline as denial).
 The output keeps its order (reported speech, background, quoted replies, perspective
 pairs, then the later kinds), each drawn with its own generator, so adding a kind leaves
 the rows before it unchanged.
@@ -487,6 +489,90 @@ def other_story_pairs(data: Path, n: int, seed: int) -> list[dict]:
     return rows
 
 
+def _capped(pairs: dict[frozenset[str], int], rng: random.Random, per_story: int) -> list:
+    """The pairs in ``rng``'s order, at most ``per_story`` from each story."""
+    order = sorted(pairs, key=sorted)
+    rng.shuffle(order)
+    taken: Counter[int] = Counter()
+    kept = []
+    for pair in order:
+        if taken[pairs[pair]] < per_story:
+            taken[pairs[pair]] += 1
+            kept.append(pair)
+    return kept
+
+
+def headline_pairs(data: Path, per_label: int, seed: int, per_story: int = 25) -> list[dict]:
+    """Up to ``per_label`` pairs of FNC-1 train headlines for each label (v8).
+
+    FNC-1 gives each article the headlines of its rumour, many of them written by other
+    newsrooms in other words. Two headlines that both agree with one article say the same
+    thing ("Seven teenage girls get pregnant on school trip" and "Seven High School Girls
+    Get Pregnant On Five-Day School Trip, Parents Outraged"): support. A headline that
+    agrees with an article against one that disagrees with it ("Christian Bale In Talks To
+    Play Steve Jobs" and "Christian Bale Won't Play Steve Jobs After All"): denial.
+    Headlines of two different stories that name the same person, place or organisation
+    (as :func:`other_story_pairs` finds them) are two facts about one subject: neutral.
+    A pair that is support for one article and denial for another is dropped, and so are
+    near-identical headlines (more than half their words shared), headlines with fewer
+    than three content words, and pairs beyond ``per_story`` from one story. Which
+    headline is the claim is drawn at random.
+    """
+    frame = read_pairs(data, "fnc1", "train")
+    headlines, bodies, _ = read_stories(data)
+    by_body: dict[str, dict[str, set[str]]] = {}
+    for row in frame.itertuples():
+        if row.orig_label in ("agree", "disagree") and len(background_words(row.claim)) >= 3:
+            sides = by_body.setdefault(
+                str(row.meta["body_id"]), {"agree": set(), "disagree": set()}
+            )
+            sides[row.orig_label].add(row.claim)
+
+    def distinct(a: str, b: str) -> bool:
+        wa, wb = background_words(a), background_words(b)
+        return len(wa & wb) <= len(wa | wb) / 2
+
+    support: dict[frozenset[str], int] = {}
+    denial: dict[frozenset[str], int] = {}
+    for sides in by_body.values():
+        for a in sides["agree"]:
+            story = headlines[a]
+            for b in sides["agree"]:
+                if a < b and distinct(a, b):
+                    support[frozenset((a, b))] = story
+            for d in sides["disagree"]:
+                if distinct(a, d):
+                    denial[frozenset((a, d))] = story
+    for pair in support.keys() & denial.keys():
+        del support[pair], denial[pair]
+
+    names = proper_nouns(list(bodies.values()))
+    by_name: dict[str, list[str]] = {}
+    for headline in sorted(headlines):
+        for name in background_words(headline) & names:
+            by_name.setdefault(name, []).append(headline)
+    neutral: dict[frozenset[str], int] = {}
+    for name, named in by_name.items():
+        for a in named:
+            for b in named:
+                if headlines[a] < headlines[b] and distinct(a, b) and len(background_words(a)) >= 3:
+                    neutral.setdefault(frozenset((a, b)), headlines[a])
+
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    for label, pairs in (("support", support), ("denial", denial), ("neutral", neutral)):
+        for i, pair in enumerate(_capped(pairs, rng, per_story)[:per_label]):
+            claim, response = sorted(pair)
+            if rng.random() < 0.5:
+                claim, response = response, claim
+            rows.append(
+                train_pair(
+                    claim, response, label, f"headlines-{label}-{i}", "headlines", story=pairs[pair]
+                )
+            )
+    return rows
+
+
 def read_perspectives(data: Path) -> pd.DataFrame:
     """Perspectrum train perspectives with their claim, side and paraphrase cluster."""
     frame = read_pairs(data, "perspectrum", "train").reset_index(drop=True)
@@ -733,6 +819,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--other-stories", type=int, default=3000, help="same names, other stories (v8)"
     )
+    parser.add_argument("--headlines", type=int, default=3000, help="headline pairs per label (v8)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = Path(args.data)
@@ -745,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += number_pairs(claims, args.numbers, args.seed)
     rows += self_negation_pairs(claims + negation_sentences(data), args.self_negations, args.seed)
     rows += other_story_pairs(data, args.other_stories, args.seed)
+    rows += headline_pairs(data, args.headlines, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
