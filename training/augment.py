@@ -552,7 +552,7 @@ def headline_pairs(data: Path, per_label: int, seed: int, per_story: int = 25) -
         for name in background_words(headline) & names:
             by_name.setdefault(name, []).append(headline)
     neutral: dict[frozenset[str], int] = {}
-    for name, named in by_name.items():
+    for named in by_name.values():
         for a in named:
             for b in named:
                 if headlines[a] < headlines[b] and distinct(a, b) and len(background_words(a)) >= 3:
