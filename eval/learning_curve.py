@@ -10,13 +10,15 @@ out ``validation.fraction`` of its rows (by claim) keeps that split and trains o
 ``train_fraction`` of the rest instead: capping the sources first would change the
 held-out claims from one point to the next. The validation
 macro-F1 and accuracy that training recorded (the best checkpoint's, on the config's
-validation sources) go to ``--out``; ``--full`` adds an already trained run on all rows.
+validation sources) go to ``--out``, with the machine that ran it; ``--full`` adds an
+already trained run on all rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -61,6 +63,15 @@ def recorded(run: Path) -> dict:
     }
 
 
+def machine() -> str:
+    """The CPU that ran this script and how many cores it had (``train_seconds`` depend on
+    it; a reused run took the seconds of the machine that trained it)."""
+    sys.path.insert(0, str(REPO / "eval"))
+    from machine import cpu_name
+
+    return f"{cpu_name()}, {os.cpu_count()} cores"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", type=Path)
@@ -79,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         points.append({"fraction": fraction, **recorded(run)})
     if args.full:
         points.append({"fraction": 1.0, **recorded(args.full)})
-    args.out.write_text(json.dumps({"config": str(args.config), "points": points}, indent=2))
+    result = {"config": str(args.config), "machine": machine(), "points": points}
+    args.out.write_text(json.dumps(result, indent=2))
     for point in points:
         print(
             f"{point['fraction']:>5.0%}  {point['train_rows']:>6,} rows  "
