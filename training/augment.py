@@ -514,9 +514,12 @@ def headline_pairs(data: Path, per_label: int, seed: int, per_story: int = 25) -
     Headlines of two different stories that name the same person, place or organisation
     (as :func:`other_story_pairs` finds them) are two facts about one subject: neutral.
     A pair that is support for one article and denial for another is dropped, and so are
-    near-identical headlines (more than half their words shared), headlines with fewer
-    than three content words, and pairs beyond ``per_story`` from one story. Which
-    headline is the claim is drawn at random.
+    near-identical headlines (more than half their words shared) and pairs beyond
+    ``per_story`` from one story. Support and denial need three content words in each
+    headline, neutral pairs only in the headline of the earlier story (5 of the 2,468
+    neutral pairs written with the defaults have a shorter other headline, such as
+    "Texas, Hold 'Em"; requiring it of both would redraw the neutral pairs that stage 6
+    trained on). Which headline is the claim is drawn at random.
     """
     frame = read_pairs(data, "fnc1", "train")
     headlines, bodies, _ = read_stories(data)
