@@ -7,7 +7,9 @@ Scores the shared evaluation splits, the behavioural suite and the invariance su
 (``eval/invariance.py``) with the model in each precision, prints a Markdown table
 (metric per dataset, macro-F1 over the labels present in the gold data, and the largest
 ratio of how often a label is predicted to how often it is gold) and the bf16/fp32 label
-agreement, and writes the numbers as JSON.
+agreement, and writes the numbers as JSON, with which pairs the model got right (``correct``, one
+character per pair in the data's order, for the headline precision) so that
+``eval/compare_tables.py`` can test a difference between two models pair by pair.
 
 Reading the response: a claim-only model (:class:`stance.debias.ClaimOnlyModel`, fitted
 on the claims of the ``--claim-only-config`` training mix) predicts every dataset from the
@@ -23,6 +25,7 @@ files are absent are skipped with a note.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -105,6 +108,18 @@ def score(gold: list[str], predicted: list[str], metric: str) -> float:
     if metric == "accuracy":
         return metrics.accuracy(gold_array, predicted_array)
     return metrics.macro_f1(gold_array, predicted_array)
+
+
+def pairs_digest(frame: pd.DataFrame) -> str:
+    """A SHA-1 of the scored pairs and gold labels in order: two result files whose
+    ``correct`` strings share it were scored on the same pairs, pair by pair.
+
+    >>> one = pd.DataFrame({"claim": ["a"], "response": ["b"], "label": ["support"]})
+    >>> pairs_digest(one) == hashlib.sha1(b"a\\tb\\tsupport").hexdigest()
+    True
+    """
+    text = "\n".join(frame["claim"] + "\t" + frame["response"] + "\t" + frame["label"])
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def cpu_description() -> str:
@@ -210,8 +225,10 @@ def main() -> int:
             f"| {name} | {len(frame):,} | {metric} | {cells} | {target_cell} | {met} | "
             f"{ratio:.2f} |{same_cell}"
         )
+        passed = np.array(predictions[headline]) == frame["label"].to_numpy()
+        results[name]["correct"] = "".join("1" if x else "0" for x in passed)
+        results[name]["pairs_sha1"] = pairs_digest(frame)
         if name in ("Behavioural suite", "Invariance suite"):
-            passed = np.array(predictions[headline]) == frame["label"].to_numpy()
             frame = frame.assign(passed=passed)
             per_capability = frame.groupby("capability")["passed"].mean().sort_values()
             results[name]["per_capability"] = per_capability.round(4).to_dict()
