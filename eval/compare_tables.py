@@ -11,8 +11,9 @@ and README tables are pasted from this output.
 ``--paired`` adds, where both files record which pairs their model got right on the same
 pairs (result files written since 2026-11-30), how many pairs only the first model and
 only the last model got right, and the exact McNemar p-value of that split: whether the
-two models differ on that dataset beyond what chance disagreement gives. A 354-pair suite
-cannot tell 0.61 from 0.59 (a difference of 8 pairs).
+two models differ on that dataset beyond what chance disagreement gives. The test is on
+right and wrong pairs (accuracy), also on the rows whose metric is macro-F1. On the
+354-pair behavioural suite a difference of a few pairs is within chance.
 """
 
 from __future__ import annotations

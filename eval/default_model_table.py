@@ -7,9 +7,10 @@ Scores the shared evaluation splits, the behavioural suite and the invariance su
 (``eval/invariance.py``) with the model in each precision, prints a Markdown table
 (metric per dataset, macro-F1 over the labels present in the gold data, and the largest
 ratio of how often a label is predicted to how often it is gold) and the bf16/fp32 label
-agreement, and writes the numbers as JSON, with which pairs the model got right (``correct``, one
-character per pair in the data's order, for the headline precision) so that
-``eval/compare_tables.py`` can test a difference between two models pair by pair.
+agreement, and writes the numbers as JSON, with which pairs the model got right
+(``correct``, one character per pair in the data's order, for the headline precision) so
+that ``eval/compare_tables.py --paired`` can test a difference between two models pair by
+pair.
 
 Reading the response: a claim-only model (:class:`stance.debias.ClaimOnlyModel`, fitted
 on the claims of the ``--claim-only-config`` training mix) predicts every dataset from the

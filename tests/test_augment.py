@@ -438,19 +438,23 @@ FACTORY_BODY = (
 )
 
 
+def _write_fnc1(data, rows: list[tuple[str, str, str, str]]) -> None:
+    """An FNC-1 train file under ``data`` of (headline, body, FNC-1 label, body id) rows."""
+    frame = pd.DataFrame(rows, columns=["claim", "response", "orig_label", "body"])
+    frame = frame.assign(
+        label="neutral", split="train", meta=[{"body_id": b} for b in frame.pop("body")]
+    )
+    (data / "fnc1").mkdir()
+    frame.to_json(data / "fnc1" / "pairs.jsonl", orient="records", lines=True)
+
+
 def test_other_story_pairs_take_a_sentence_naming_the_subject_from_another_story(augment, tmp_path):
-    folder = tmp_path / "fnc1"
-    folder.mkdir()
     rows = [
         (RECALL, RECALL_BODY, "discuss", "1"),
         (FACTORY, FACTORY_BODY, "agree", "2"),
         (RECALL, FACTORY_BODY, "unrelated", "2"),  # does not join the two stories
     ]
-    frame = pd.DataFrame(rows, columns=["claim", "response", "orig_label", "body"])
-    frame = frame.assign(
-        label="neutral", split="train", meta=[{"body_id": b} for b in frame.pop("body")]
-    )
-    frame.to_json(folder / "pairs.jsonl", orient="records", lines=True)
+    _write_fnc1(tmp_path, rows)
     assert augment.proper_nouns([RECALL_BODY, FACTORY_BODY]) == {"acme"}
 
     pairs = augment.other_story_pairs(tmp_path, n=10, seed=0)
@@ -471,8 +475,6 @@ RECALL_AGAIN = "Acme recalls its Zephyr phone after the battery fires"
 
 
 def test_headline_pairs_pair_headlines_by_what_one_article_says_of_them(augment, tmp_path):
-    folder = tmp_path / "fnc1"
-    folder.mkdir()
     rows = [
         (RECALL, RECALL_BODY, "agree", "1"),
         (PULLED, RECALL_BODY, "agree", "1"),
@@ -483,11 +485,7 @@ def test_headline_pairs_pair_headlines_by_what_one_article_says_of_them(augment,
         (PULLED, RECALL_BODY, "disagree", "3"),
         (FACTORY, FACTORY_BODY, "agree", "2"),
     ]
-    frame = pd.DataFrame(rows, columns=["claim", "response", "orig_label", "body"])
-    frame = frame.assign(
-        label="neutral", split="train", meta=[{"body_id": b} for b in frame.pop("body")]
-    )
-    frame.to_json(folder / "pairs.jsonl", orient="records", lines=True)
+    _write_fnc1(tmp_path, rows)
 
     pairs = augment.headline_pairs(tmp_path, per_label=10, seed=0)
     found = {(p["label"], frozenset((p["claim"], p["response"]))) for p in pairs}
