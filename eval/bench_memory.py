@@ -13,7 +13,6 @@ model's own weights add a constant on top. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_name  # noqa: E402
+from machine import machine_description  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 WORDS = (
@@ -82,7 +81,7 @@ def main() -> int:
             model_args = ["--model", str(build_tiny_model_dir(tmp_path / "tiny"))]
         elif args.model != "default":
             model_args = ["--model", args.model]
-        machine = f"{cpu_name()}, {os.cpu_count()} cores"
+        machine = machine_description()
         lines += [
             f"## model: {args.model} ({time.strftime('%Y-%m-%d')}, {machine})",
             "",

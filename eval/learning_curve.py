@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -63,15 +62,6 @@ def recorded(run: Path) -> dict:
     }
 
 
-def machine() -> str:
-    """The CPU that ran this script and how many cores it had (``train_seconds`` depend on
-    it; a reused run took the seconds of the machine that trained it)."""
-    sys.path.insert(0, str(REPO / "eval"))
-    from machine import cpu_name
-
-    return f"{cpu_name()}, {os.cpu_count()} cores"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", type=Path)
@@ -90,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         points.append({"fraction": fraction, **recorded(run)})
     if args.full:
         points.append({"fraction": 1.0, **recorded(args.full)})
-    result = {"config": str(args.config), "machine": machine(), "points": points}
+    sys.path.insert(0, str(REPO / "eval"))
+    from machine import machine_description
+
+    # train_seconds depend on the machine; a reused run took those of the one that trained it
+    result = {"config": str(args.config), "machine": machine_description(), "points": points}
     args.out.write_text(json.dumps(result, indent=2))
     for point in points:
         print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -14,3 +15,8 @@ def cpu_name() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown CPU"
+
+
+def machine_description() -> str:
+    """The CPU's model name and how many cores this process sees, e.g. "AMD EPYC, 2 cores"."""
+    return f"{cpu_name()}, {os.cpu_count()} cores"

@@ -220,18 +220,19 @@ class TrainConfig:
             _check_choice("debias.method", self.debias.method, METHODS)
             if self.debias.folds < 2:
                 raise ConfigError(f"debias.folds must be >= 2, got {self.debias.folds}")
-        for i, source in enumerate(self.sources):
-            if not source.debias and self.debias is None:
+            if not any(s.debias for s in self.sources):
                 raise ConfigError(
-                    f"sources[{i}] ({source.display_name()}) sets debias: false, but the "
-                    "config has no debias section, so nothing is debiased; remove the key or "
-                    "add debias: {method: reweight}"
+                    "every source sets debias: false, so the claim-only model has nothing to "
+                    "learn from; remove the debias section or let a source be debiased"
                 )
-        if self.debias is not None and self.sources and not any(s.debias for s in self.sources):
-            raise ConfigError(
-                "every source sets debias: false, so the claim-only model has nothing to "
-                "learn from; remove the debias section or let a source be debiased"
-            )
+        else:
+            for i, source in enumerate(self.sources):
+                if not source.debias:
+                    raise ConfigError(
+                        f"sources[{i}] ({source.display_name()}) sets debias: false, but the "
+                        "config has no debias section, so nothing is debiased; remove the key "
+                        "or add debias: {method: reweight}"
+                    )
         if self.offtopic is not None:
             _check_choice("offtopic.label", self.offtopic.label, resolve_labels(self.labels))
             if self.offtopic.rows < 1:

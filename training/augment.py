@@ -390,12 +390,12 @@ def background_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[di
     return rows
 
 
-def read_stories(data: Path) -> tuple[dict[str, int], dict[str, str], dict[str, int]]:
-    """FNC-1 train grouped into stories: ``(story of each headline, text of each body,
-    story of each body)``. A story is a connected group of headlines and bodies joined by
-    a related pair (agree, disagree or discuss); FNC-1 pairs a headline with the articles
-    of its own rumour, so two stories are two different rumours."""
-    frame = read_pairs(data, "fnc1", "train")
+def read_stories(frame: pd.DataFrame) -> tuple[dict[str, int], dict[str, str], dict[str, int]]:
+    """FNC-1 train (``frame``, from :func:`read_pairs`) grouped into stories: ``(story of
+    each headline, text of each body, story of each body)``. A story is a connected group
+    of headlines and bodies joined by a related pair (agree, disagree or discuss); FNC-1
+    pairs a headline with the articles of its own rumour, so two stories are two different
+    rumours."""
     parent: dict[str, str] = {}
 
     def find(node: str) -> str:
@@ -449,7 +449,7 @@ def other_story_pairs(data: Path, n: int, seed: int) -> list[dict]:
     """
     from stance.documents import split_sentences
 
-    headlines, bodies, body_story = read_stories(data)
+    headlines, bodies, body_story = read_stories(read_pairs(data, "fnc1", "train"))
     names = proper_nouns(list(bodies.values()))
     by_name: dict[str, list[tuple[int, str]]] = {}
     for body, text in bodies.items():
@@ -522,18 +522,18 @@ def headline_pairs(data: Path, per_label: int, seed: int, per_story: int = 25) -
     trained on). Which headline is the claim is drawn at random.
     """
     frame = read_pairs(data, "fnc1", "train")
-    headlines, bodies, _ = read_stories(data)
+    headlines, bodies, _ = read_stories(frame)
+    words = {headline: background_words(headline) for headline in headlines}
     by_body: dict[str, dict[str, set[str]]] = {}
     for row in frame.itertuples():
-        if row.orig_label in ("agree", "disagree") and len(background_words(row.claim)) >= 3:
+        if row.orig_label in ("agree", "disagree") and len(words[row.claim]) >= 3:
             sides = by_body.setdefault(
                 str(row.meta["body_id"]), {"agree": set(), "disagree": set()}
             )
             sides[row.orig_label].add(row.claim)
 
     def distinct(a: str, b: str) -> bool:
-        wa, wb = background_words(a), background_words(b)
-        return len(wa & wb) <= len(wa | wb) / 2
+        return len(words[a] & words[b]) <= len(words[a] | words[b]) / 2
 
     support: dict[frozenset[str], int] = {}
     denial: dict[frozenset[str], int] = {}
@@ -552,13 +552,13 @@ def headline_pairs(data: Path, per_label: int, seed: int, per_story: int = 25) -
     names = proper_nouns(list(bodies.values()))
     by_name: dict[str, list[str]] = {}
     for headline in sorted(headlines):
-        for name in background_words(headline) & names:
+        for name in words[headline] & names:
             by_name.setdefault(name, []).append(headline)
     neutral: dict[frozenset[str], int] = {}
     for named in by_name.values():
         for a in named:
             for b in named:
-                if headlines[a] < headlines[b] and distinct(a, b) and len(background_words(a)) >= 3:
+                if headlines[a] < headlines[b] and distinct(a, b) and len(words[a]) >= 3:
                     neutral.setdefault(frozenset((a, b)), headlines[a])
 
     rng = random.Random(seed)
