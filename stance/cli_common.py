@@ -30,7 +30,7 @@ def add_model_options(sub: argparse.ArgumentParser) -> None:
         "-m",
         default=None,
         metavar="M",
-        help="model directory (or hub id); default: the shipped default model",
+        help="a model directory, a hub id, or a shipped model: default (the default) or large",
     )
     sub.add_argument(
         "--precision",

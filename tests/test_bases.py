@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stance import bases, modeldir
@@ -221,3 +222,42 @@ def test_the_installed_mpnet_pieces_match_the_published_digest(tmp_path):
     assert _sha(folder / "model.safetensors") == (
         "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
     )
+
+
+def test_an_adapter_on_a_verified_base_loads_through_the_check(installed, fake_pieces, tmp_path):
+    """A LoRA adapter whose stance config names the verified base (as the shipped large
+    model names ``mpnet``) is merged onto the checked cache folder, and refused when the
+    base no longer matches its pin."""
+    import json
+
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    from stance import StanceClassifier
+
+    model_dir = fake_pieces[2]
+    plain = StanceClassifier.load(model_dir, precision="fp32")
+    adapter = get_peft_model(
+        plain.model, LoraConfig(task_type=TaskType.SEQ_CLS, r=2, target_modules=["query"])
+    )
+    import torch
+
+    with torch.no_grad():  # a trained adapter: LoRA's B starts at zero, which changes nothing
+        for name, parameter in adapter.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)
+    folder = tmp_path / "adapter"
+    adapter.save_pretrained(folder)
+    labels = list(plain.labels)
+    (folder / "stance_config.json").write_text(
+        json.dumps({"labels": labels, "max_length": 64, "base_model": "tinybase"})
+    )
+    pairs = [("the offensive has failed", "no it does not")]
+    loaded = StanceClassifier.load(folder, precision="fp32")
+    # plain.model now carries the adapter's layers (peft injects them in place)
+    expected = plain.predict_proba(pairs)
+    assert not np.allclose(expected, StanceClassifier.load(model_dir).predict_proba(pairs))
+    np.testing.assert_allclose(loaded.predict_proba(pairs), expected, atol=1e-5)
+    cached = tmp_path / "cache" / "tiny-base-rev1" / "config.json"
+    cached.write_text(cached.read_text().replace("32", "33"))
+    with pytest.raises(BaseVerificationError, match="config.json"):
+        StanceClassifier.load(folder)

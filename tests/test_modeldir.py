@@ -78,3 +78,15 @@ def test_delta_with_missing_base_names_it(tiny_model_dir, tmp_path):
 def test_packaged_base_model_resolves_to_the_pypi_folder():
     folder = modeldir.resolve_base_model(modeldir.BASE_MODEL_PACKAGE)
     assert (modeldir.Path(folder) / "config.json").is_file()
+
+
+def test_shipped_models_load_by_name(tiny_model_dir, monkeypatch, tmp_path):
+    default = StanceClassifier.load(precision="fp32")
+    by_name = StanceClassifier.load("default", precision="fp32")
+    assert by_name.info["source"] == default.info["source"] == "default"
+    np.testing.assert_array_equal(by_name.predict_proba(PAIRS), default.predict_proba(PAIRS))
+    monkeypatch.setitem(modeldir.SHIPPED_MODELS, "large", tmp_path / "not-shipped")
+    with pytest.raises(ModelLoadError, match="no large model is shipped"):
+        StanceClassifier.load("large")
+    monkeypatch.setitem(modeldir.SHIPPED_MODELS, "large", tiny_model_dir)
+    assert StanceClassifier.load("large").info["source"] == "large"

