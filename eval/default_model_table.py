@@ -56,6 +56,7 @@ DATASETS = [
     ("SciTail test", "scitail/pairs.jsonl", "test", "macro_f1", None),
     ("FEVER-NLI dev", "fever_nli/pairs.jsonl", "dev", "accuracy", None),
     ("CAD-NLI test", "cad_nli/pairs.jsonl", "test", "accuracy", None),
+    ("XNLI-en test", "xnli_en/pairs.jsonl", "test", "accuracy", None),
 ]
 SUITE = REPO / "eval" / "behavioural" / "suite.jsonl"
 OFFTOPIC_TARGET = 0.98

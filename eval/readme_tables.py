@@ -11,7 +11,10 @@ Each table sits between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` in
 - ``default-model-table``: the shipped model against the one before, with the targets
   of the default-model issue and whether each is met;
 - ``permissive-table``: the shipped model against the recipe restricted to permissive
-  and share-alike sources (``configs/default_model_permissive.yaml``).
+  and share-alike sources (``configs/default_model_permissive.yaml``);
+- ``large-model-table``: the large model (MPNet-base) against the default model, with the
+  targets of the large-model issue (29): its own where it sets one, else the default
+  model's figure ("at least v7's").
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ README = REPO / "README.md"
 SHIPPED = ("v7", RESULTS / "default_model_v7.json")
 PREVIOUS = ("v6", RESULTS / "default_model_v6.json")
 PERMISSIVE = ("permissive", RESULTS / "permissive.json")
+LARGE = ("large", RESULTS / "large_model_v1.json")
 
 # What the default-model issue (18) asks a new version to keep from v5.
 KEEP = {
@@ -47,6 +51,13 @@ INVARIANCE_ROWS = {
     "cf_paraphrase": ("Paraphrase as support (invariance suite)", None),
     "cf_negation": ("Negation of the claim as denial (invariance suite)", None),
 }
+# The large-model issue's targets; every other headline row: at least the default model's.
+LARGE_TARGETS = {
+    "MNLI-mismatched (not in TaxiNLI)": 0.80,
+    "XNLI-en test": 0.82,
+    "Behavioural suite": 0.80,
+}
+LARGE_INVARIANCE_TARGETS = {"offtopic": 0.98, "cf_paraphrase": 0.90, "cf_negation": 0.90}
 HEADLINE_ROWS = [
     "SNLI test",
     "SICK test",
@@ -159,6 +170,48 @@ def comparison_table(base: tuple[str, dict], other: tuple[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def large_model_table(large: tuple[str, dict], default: tuple[str, dict]) -> str:
+    """The large model against the default model, with the large-model issue's targets.
+
+    >>> a = {"precisions": ["fp32"], "results": {"SNLI test": {
+    ...     "n": 10, "metric": "accuracy", "target": 0.85, "fp32": 0.79}}}
+    >>> b = {"precisions": ["fp32"], "results": {"SNLI test": {
+    ...     "n": 10, "metric": "accuracy", "target": 0.85, "fp32": 0.81}}}
+    >>> print(large_model_table(("large", b), ("v7", a)).splitlines()[2])
+    | SNLI test | 10 | accuracy | 0.810 | 0.790 | 0.79 (v7) | yes |
+    """
+    (large_name, large_file), (default_name, default_file) = large, default
+    lines = [
+        f"| dataset | n | metric | {large_name} | {default_name} | target | met |",
+        "|---|---:|---|---:|---:|---:|---|",
+    ]
+    for dataset in [*HEADLINE_ROWS, "XNLI-en test"]:
+        row = large_file["results"].get(dataset)
+        if row is None:
+            continue
+        value, reference = headline(large_file, dataset), headline(default_file, dataset)
+        target = LARGE_TARGETS.get(dataset, reference)
+        shown = "-" if target is None else f"{target:.2f}"
+        if dataset not in LARGE_TARGETS and target is not None:
+            shown += f" ({default_name})"
+        met = "-" if target is None else ("yes" if value >= target else "no")
+        lines.append(
+            f"| {dataset} | {row['n']:,} | {row['metric']} | {_cell(value)} | "
+            f"{_cell(reference)} | {shown} | {met} |"
+        )
+    for capability, target in LARGE_INVARIANCE_TARGETS.items():
+        value = _capability(large_file, capability)
+        if value is None:
+            continue
+        label = INVARIANCE_ROWS[capability][0]
+        lines.append(
+            f"| {label} | | accuracy | {_cell(value)} | "
+            f"{_cell(_capability(default_file, capability))} | {target:.2f} | "
+            f"{'yes' if value >= target else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
 def blocks(results: Path = RESULTS) -> dict[str, str]:
     """Each README block's text, from the result files that exist."""
 
@@ -168,11 +221,14 @@ def blocks(results: Path = RESULTS) -> dict[str, str]:
         return (name, json.loads(path.read_text())) if path.is_file() else None
 
     shipped, previous, permissive = load(SHIPPED), load(PREVIOUS), load(PERMISSIVE)
+    large = load(LARGE)
     out = {}
     if shipped and previous:
         out["default-model-table"] = default_model_table(shipped, previous)
     if shipped and permissive:
         out["permissive-table"] = comparison_table(shipped, permissive)
+    if shipped and large:
+        out["large-model-table"] = large_model_table(large, shipped)
     return out
 
 
