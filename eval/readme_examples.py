@@ -1,11 +1,13 @@
 """Score the README's example pairs with the shipped model and write the result into the README.
 
     python eval/readme_examples.py [--model DIR] [--check]
+    python eval/readme_examples.py --model large [--check]   # the large model's block
 
 Scores ``examples/pairs.csv`` (the pairs README command 1 scores) in fp32, writes
 ``eval/results/readme_examples.md`` and replaces the table between the
 ``<!-- readme-examples:start -->`` and ``<!-- readme-examples:end -->`` markers in
-``README.md``, so the README shows what the model really says. ``--check`` only reports
+``README.md`` (for ``--model large``: ``eval/results/readme_examples_large.md`` and the
+``readme-examples-large`` block), so the README shows what the model really says. ``--check`` only reports
 whether the README's table is current (exit 1 when it is not).
 """
 
@@ -23,6 +25,7 @@ from readme_tables import replace_block  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "pairs.csv"
 RESULT = REPO / "eval" / "results" / "readme_examples.md"
+LARGE_RESULT = REPO / "eval" / "results" / "readme_examples_large.md"
 BLOCK = "readme-examples"  # the README markers: <!-- readme-examples:start/end -->
 
 
@@ -55,13 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         frame[f"p_{label}"] = proba[:, j]
     table = examples_table(frame, clf.labels)
     readme = REPO / "README.md"
-    updated = replace_block(readme.read_text(), BLOCK, table)
+    large = args.model == "large"
+    block, result = (f"{BLOCK}-large", LARGE_RESULT) if large else (BLOCK, RESULT)
+    updated = replace_block(readme.read_text(), block, table)
     if args.check:
         current = updated == readme.read_text()
         print("README examples are current" if current else "README examples are stale")
         return 0 if current else 1
-    RESULT.write_text(
-        "# README examples\n\n`python eval/readme_examples.py` (fp32, "
+    command = "python eval/readme_examples.py" + (" --model large" if large else "")
+    result.write_text(
+        f"# README examples\n\n`{command}` (fp32, "
         f"{args.model or 'the shipped default model'}):\n\n{table}\n"
     )
     readme.write_text(updated)

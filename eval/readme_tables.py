@@ -178,7 +178,7 @@ def large_model_table(large: tuple[str, dict], default: tuple[str, dict]) -> str
     >>> b = {"precisions": ["fp32"], "results": {"SNLI test": {
     ...     "n": 10, "metric": "accuracy", "target": 0.85, "fp32": 0.81}}}
     >>> print(large_model_table(("large", b), ("v7", a)).splitlines()[2])
-    | SNLI test | 10 | accuracy | 0.810 | 0.790 | 0.79 (v7) | yes |
+    | SNLI test | 10 | accuracy | 0.810 | 0.790 | v7's | yes |
     """
     (large_name, large_file), (default_name, default_file) = large, default
     lines = [
@@ -193,7 +193,7 @@ def large_model_table(large: tuple[str, dict], default: tuple[str, dict]) -> str
         target = LARGE_TARGETS.get(dataset, reference)
         shown = "-" if target is None else f"{target:.2f}"
         if dataset not in LARGE_TARGETS and target is not None:
-            shown += f" ({default_name})"
+            shown = f"{default_name}'s"
         met = "-" if target is None else ("yes" if value >= target else "no")
         lines.append(
             f"| {dataset} | {row['n']:,} | {row['metric']} | {_cell(value)} | "

@@ -18,6 +18,7 @@ RESULTS = REPO / "eval" / "results"
 DOCUMENTS = [
     REPO / "README.md",
     REPO / "stance" / "default_model" / "README.md",
+    REPO / "stance" / "large_model" / "README.md",
     REPO / "training" / "README.md",
 ]
 
