@@ -17,7 +17,6 @@ calibrated copy (with :meth:`StanceClassifier.save`).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -29,6 +28,7 @@ import numpy as np
 
 from stance import metrics, modeldir
 from stance.errors import ConfigError, InputDataError, OutputError
+from stance.model_config import ModelConfig
 
 __all__ = [
     "TEMPERATURE_BOUNDS",
@@ -209,18 +209,10 @@ def write_temperature(
     folder = Path(model_dir)
     if not folder.is_dir():
         raise OutputError(f"model folder not found: {folder}")
-    info = modeldir.read_stance_config(folder)
-    info["temperature"] = float(temperature)
+    config = ModelConfig.read(folder).replace(temperature=float(temperature))
     if record is not None:
-        info["calibration"] = dict(record)
-    target = folder / modeldir.STANCE_CONFIG
-    partial = target.with_name(target.name + ".partial")
-    try:
-        partial.write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(partial, target)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc}") from None
-    return target
+        config = config.replace(calibration=dict(record))
+    return config.write(folder)
 
 
 def calibrate(
@@ -311,19 +303,16 @@ def calibrate(
     }
     if context_column is not None:
         record["context_column"] = context_column
-    if output_model is not None:
-        out = Path(output_model).expanduser()
-        classifier.temperature = temperature
-        classifier.info = {**getattr(classifier, "info", {}), "calibration": record}
+    if output_model is not None:  # a full copy, then its temperature: as in place
+        target = Path(output_model).expanduser()
         try:
-            classifier.save(out)
+            classifier.save(target)
         except OSError as exc:
-            raise OutputError(f"cannot write the calibrated model to {out}: {exc}") from None
-        target = out
+            raise OutputError(f"cannot write the calibrated model to {target}: {exc}") from None
     else:
         target = Path(os.fspath(model)).expanduser()
-        write_temperature(target, temperature, record)
-        classifier.temperature = temperature
+    write_temperature(target, temperature, record)
+    classifier.temperature = temperature
     return CalibrationResult(
         temperature=temperature,
         previous_temperature=previous,

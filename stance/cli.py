@@ -225,13 +225,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.quiet,
     )
-    metrics = clf.info.get("provenance", {}).get("metrics", {}).get("validation", {})
+    metrics = clf.config.recorded_metrics("validation")
     shown = ", ".join(
         f"{k.removeprefix('eval_')} {v:.4f}"
         for k, v in metrics.items()
         if k in ("eval_accuracy", "eval_macro_f1")
     )
-    print(f"saved {clf.info.get('source')}" + (f" (validation {shown})" if shown else ""))
+    print(f"saved {clf.source}" + (f" (validation {shown})" if shown else ""))
     return 0
 
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import json
 import logging
 import os
 import sys
 import threading
+import types
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from stance import modeldir
-from stance._version import __version__
 from stance.errors import ConfigError, InputDataError
 from stance.inference import (
     PairTokenizer,
@@ -41,6 +40,7 @@ from stance.inference import (
     softmax,
     uses_token_types,
 )
+from stance.model_config import ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ class StanceClassifier:
             percentile 0.012) and keeps about 99.7% of fp32's labels (README, Reliability).
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available, else CPU).
         temperature: logits are divided by it before the softmax (set by calibration).
-        info: the model directory's ``stance_config.json`` content (provenance etc.).
+        config: the model directory's ``stance_config.json``
+            (:class:`~stance.model_config.ModelConfig`: provenance, base model, ...).
+        source: where the model was loaded from (``"default"``, a folder, a hub id).
         context_encoding: how a context is encoded (:data:`stance.modeldir.CONTEXT_ENCODING`)
             for a model trained with conversation context; ``None`` (default) for a model
             trained on pairs, which ignores contexts with a :class:`ContextWarning`.
@@ -97,7 +99,8 @@ class StanceClassifier:
         precision: str = "auto",
         device: str | None = None,
         temperature: float = 1.0,
-        info: dict[str, Any] | None = None,
+        config: ModelConfig | None = None,
+        source: str | None = None,
         context_encoding: str | None = None,
     ) -> None:
         self.model = model
@@ -107,7 +110,8 @@ class StanceClassifier:
         self.precision = precision
         self.device = device
         self.temperature = temperature
-        self.info = dict(info or {})
+        self._config = config or ModelConfig()
+        self.source = source
         self.context_encoding = check_context_encoding(context_encoding)
         self._runtime: tuple[torch.nn.Module, PairTokenizer] | None = None
 
@@ -132,17 +136,18 @@ class StanceClassifier:
         >>> clf = StanceClassifier.load()  # doctest: +SKIP
         """
         loaded = modeldir.load_model_dir(path)
-        max_length = max_length or loaded.info.get("max_length") or DEFAULT_MAX_LENGTH
+        config = loaded.config
         return cls(
             loaded.model,
             loaded.tokenizer,
-            max_length=int(max_length),
+            max_length=max_length or config.max_length or DEFAULT_MAX_LENGTH,
             batch_size=batch_size,
             precision=precision,
             device=device,
-            temperature=float(loaded.info.get("temperature", 1.0)),
-            info=loaded.info,
-            context_encoding=modeldir.context_encoding_of(loaded.info),
+            temperature=config.temperature,
+            config=config,
+            source=loaded.source,
+            context_encoding=config.context_encoding,
         )
 
     # -------------------------------------------------------------- properties
@@ -155,6 +160,35 @@ class StanceClassifier:
     def classes_(self) -> np.ndarray:
         """scikit-learn style alias of :attr:`labels`, as a numpy array."""
         return np.array(self.labels, dtype=object)
+
+    @property
+    def config(self) -> ModelConfig:
+        """The ``stance_config.json`` this classifier stands for (and :meth:`save` writes):
+        the loaded one with this classifier's labels, max length, temperature and context
+        encoding.
+
+        >>> clf.config.recorded_metrics("validation")  # doctest: +SKIP
+        {'eval_accuracy': 0.71, 'eval_macro_f1': 0.70, ...}
+        """
+        return self._config.replace(
+            labels=self.labels,
+            max_length=self.max_length,
+            temperature=float(self.temperature),
+            context_encoding=self.context_encoding,
+        )
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        """:attr:`config` as the JSON object of ``stance_config.json``, plus ``source``;
+        a read-only view.
+
+        >>> clf.info["source"]  # doctest: +SKIP
+        'default'
+        """
+        info = self.config.to_dict()
+        if self.source is not None:
+            info["source"] = self.source
+        return types.MappingProxyType(info)
 
     # -------------------------------------------------------------- prediction
     @property
@@ -276,11 +310,15 @@ class StanceClassifier:
         )
 
     # ------------------------------------------------------------------ saving
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(
+        self, path: str | os.PathLike[str], *, provenance: Mapping[str, Any] | None = None
+    ) -> Path:
         """Write a plain HF model + tokenizer directory and ``stance_config.json``.
 
         ``transformers.AutoModelForSequenceClassification.from_pretrained(path)`` loads
-        the result as it is. Weights are written as safetensors only.
+        the result as it is. Weights are written as safetensors only. ``provenance``
+        replaces the loaded model's record of how it was made (for weights changed since,
+        e.g. averaged); a ``saved_at`` time is added to it unless it has one.
 
         >>> clf.save("my-model")  # doctest: +SKIP
         """
@@ -289,24 +327,11 @@ class StanceClassifier:
         with modeldir.no_progress_bars():
             self.model.save_pretrained(path, safe_serialization=True)
             self.tokenizer.save_pretrained(path)
-        info = dict(self.info)
-        provenance = dict(info.get("provenance") or {})
+        config = self.config
+        provenance = dict(config.provenance if provenance is None else provenance)
         provenance.setdefault("saved_at", _dt.datetime.now(_dt.timezone.utc).isoformat())
-        info.update(
-            library="claimstance",
-            version=__version__,
-            labels=list(self.labels),
-            max_length=int(self.max_length),
-            truncation=modeldir.TRUNCATION_STRATEGY,
-            temperature=float(self.temperature),
-            provenance=provenance,
-        )
-        info.pop("context_encoding", None)
-        if self.context_encoding is not None:
-            info["context_encoding"] = self.context_encoding
-        info.pop("base_model", None)  # saved weights are complete: no base to overlay
-        info.pop("source", None)
-        (path / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+        # the saved weights are complete: no base to overlay
+        config.stamped().replace(provenance=provenance, base_model=None).write(path)
         return path
 
     # ---------------------------------------------------------------- internals
@@ -369,7 +394,7 @@ class StanceClassifier:
         return uses_token_types(self.tokenizer, self.model.config)
 
     def __repr__(self) -> str:
-        source = self.info.get("source", "?")
+        source = self.source or "?"
         context = f", context_encoding={self.context_encoding!r}" if self.uses_context else ""
         return (
             f"StanceClassifier(source={source!r}, labels={list(self.labels)}, "

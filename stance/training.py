@@ -17,7 +17,6 @@ adapter through ``peft``, and writes a model directory with a model card that
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 import warnings
@@ -38,6 +37,7 @@ from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
 from stance.labels import resolve_labels
 from stance.losses import focal_loss
 from stance.model import context_values
+from stance.model_config import ModelConfig
 from stance.training_config import TrainConfig
 
 
@@ -484,30 +484,25 @@ def _save_output(
         # The adapter's config.json is not written by peft; keep labels in stance_config.
         (out / "config.json").unlink(missing_ok=True)
     sources = source_records(config, data.train)
-    info = {
-        "library": "claimstance",
-        "version": __version__,
-        "labels": list(data.labels),
-        "max_length": config.max_length,
-        "truncation": modeldir.TRUNCATION_STRATEGY,
-        "temperature": 1.0,
-        "provenance": {
-            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "base_model": config.base_model,
-            "train_rows": len(data.train),
-            "validation_rows": 0 if data.validation is None else len(data.validation),
-            "truncated_train_pairs": truncated,
-            "sources": sources,
-            "metrics": metrics,
-        },
+    provenance = {
+        "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "base_model": config.base_model,
+        "train_rows": len(data.train),
+        "validation_rows": 0 if data.validation is None else len(data.validation),
+        "truncated_train_pairs": truncated,
+        "sources": sources,
+        "metrics": metrics,
     }
     if config.uses_context:
-        info["context_encoding"] = modeldir.CONTEXT_ENCODING
         with_context = int(data.train["context"].map(lambda c: isinstance(c, str)).sum())
-        info["provenance"]["train_rows_with_context"] = with_context
-    if is_adapter:
-        info["base_model"] = config.base_model
-    (out / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+        provenance["train_rows_with_context"] = with_context
+    ModelConfig(
+        labels=data.labels,
+        max_length=config.max_length,
+        provenance=provenance,
+        context_encoding=modeldir.CONTEXT_ENCODING if config.uses_context else None,
+        base_model=config.base_model if is_adapter else None,
+    ).stamped().write(out)
     import yaml
 
     (out / "training_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
