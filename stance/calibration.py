@@ -120,21 +120,16 @@ def logits_of(
     progress: bool = False,
     contexts: list[str | None] | None = None,
 ) -> np.ndarray:
-    """Logits up to a row-wise constant: ``log(predict_proba)`` at temperature 1.
-
-    The model's own temperature is restored afterwards. ``contexts``: see
+    """Logits up to a row-wise constant: ``log(predict_proba)`` at temperature 1, whatever
+    the model's own (which is left as it is). ``contexts``: see
     :func:`stance.evaluation.predict_probabilities`.
     """
     from stance.evaluation import predict_probabilities
 
-    previous = getattr(model, "temperature", 1.0)
-    model.temperature = 1.0
-    try:
-        probabilities, _ = predict_probabilities(
-            model, claims, responses, progress=progress, contexts=contexts
-        )
-    finally:
-        model.temperature = previous
+    at_one = model.with_settings(temperature=1.0) if hasattr(model, "with_settings") else model
+    probabilities, _ = predict_probabilities(
+        at_one, claims, responses, progress=progress, contexts=contexts
+    )
     return np.log(np.maximum(probabilities, np.finfo(np.float64).tiny))
 
 
@@ -236,8 +231,10 @@ def calibrate(
     ``model`` is a model folder (``None``: the default model, which needs
     ``output_model``). With ``output_model`` the calibrated model is saved there as a
     full copy and ``model`` is left as it was. ``classifier`` passes an already loaded
-    :class:`~stance.StanceClassifier` of ``model``. ``context_column`` gives each
-    response its context, as in :func:`stance.evaluation.evaluate`.
+    :class:`~stance.StanceClassifier` of ``model``; it is never changed (threads may be
+    using it): load the calibrated folder to predict with the new temperature.
+    ``context_column`` gives each response its context, as in
+    :func:`stance.evaluation.evaluate`.
 
     >>> calibrate("dev.csv", "runs/m", output_model="runs/m-calibrated")  # doctest: +SKIP
     """
@@ -312,7 +309,6 @@ def calibrate(
     else:
         target = Path(os.fspath(model)).expanduser()
     write_temperature(target, temperature, record)
-    classifier.temperature = temperature
     return CalibrationResult(
         temperature=temperature,
         previous_temperature=previous,

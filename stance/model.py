@@ -15,9 +15,8 @@ configs):
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import datetime as _dt
-import logging
 import os
 import sys
 import threading
@@ -25,28 +24,18 @@ import types
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import torch
 
 from stance import modeldir
-from stance.errors import ConfigError, InputDataError
-from stance.inference import (
-    PairTokenizer,
-    check_context_encoding,
-    resolve_dtype,
-    run_logits,
-    softmax,
-    uses_token_types,
-)
+from stance.errors import ConfigError, InputDataError, did_you_mean
+from stance.inference import Runtime, Settings, build_runtime
 from stance.model_config import ModelConfig
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 32
-_RUNTIME_LOCK = threading.Lock()  # guards the lazy runtime build (module-level: picklable)
 
 
 class TruncationWarning(UserWarning):
@@ -58,10 +47,39 @@ class ContextWarning(UserWarning):
     with context was given none."""
 
 
+_T = TypeVar("_T")
+
+
+class _Setting(Generic[_T]):
+    """A :class:`StanceClassifier` setting: readable, fixed once the classifier is built.
+
+    Assigning one raises an error that says how to get a classifier with another value,
+    instead of silently leaving the runtime built from the old value in place.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _T:
+        if instance is None:
+            return self  # type: ignore[return-value]  # the class attribute, for help()
+        return getattr(instance._settings, self.name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(
+            f"{self.name} is fixed once a StanceClassifier is built (the tokenizer and the "
+            f"model copy it runs on are made for it, and threads may share it); get one "
+            f"with another value, sharing the weights, with "
+            f"clf.with_settings({self.name}={value!r}), or pass it to StanceClassifier.load"
+        )
+
+
 class StanceClassifier:
     """A cross-encoder that labels (claim, response) pairs as, by default, support/denial/neutral.
 
-    Build one with :meth:`load`; the constructor only stores its arguments.
+    Build one with :meth:`load`; the constructor only checks and stores its arguments.
+    A classifier is safe to share between threads: its settings are fixed once it is
+    built (:meth:`with_settings` returns one with other settings that shares the weights).
 
     Args:
         model: a ``transformers`` sequence-classification model (fp32 weights).
@@ -89,6 +107,13 @@ class StanceClassifier:
         (1, 3)
     """
 
+    max_length = _Setting[int]()
+    batch_size = _Setting[int]()
+    precision = _Setting[str]()
+    device = _Setting["str | None"]()
+    temperature = _Setting[float]()
+    context_encoding = _Setting["str | None"]()
+
     def __init__(
         self,
         model: torch.nn.Module,
@@ -105,15 +130,18 @@ class StanceClassifier:
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.precision = precision
-        self.device = device
-        self.temperature = temperature
+        self._settings = Settings(
+            max_length=max_length,
+            batch_size=batch_size,
+            precision=precision,
+            device=device,
+            temperature=temperature,
+            context_encoding=context_encoding,
+        )
         self._config = config or ModelConfig()
         self.source = source
-        self.context_encoding = check_context_encoding(context_encoding)
-        self._runtime: tuple[torch.nn.Module, PairTokenizer] | None = None
+        self._runtime: Runtime | None = None
+        self._runtime_lock = threading.Lock()  # one build per classifier, not one for all
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -149,6 +177,32 @@ class StanceClassifier:
             source=loaded.source,
             context_encoding=config.context_encoding,
         )
+
+    def with_settings(self, **changes: Any) -> StanceClassifier:
+        """A classifier like this one with other settings (``max_length``, ``batch_size``,
+        ``precision``, ``device``, ``temperature``, ``context_encoding``), sharing its
+        weights and tokenizer. It builds its own runtime on first use, unless only the
+        temperature changes: then it shares this one's (which does not depend on it).
+
+        >>> clf.with_settings(max_length=512).max_length  # doctest: +SKIP
+        512
+        """
+        names = [item.name for item in dataclasses.fields(Settings)]
+        unknown = [name for name in changes if name not in names]
+        if unknown:
+            hint = "".join(did_you_mean(name, names) for name in unknown)
+            raise ConfigError(f"unknown settings {unknown}; the settings are {names}.{hint}")
+        settings = dataclasses.replace(self._settings, **changes)
+        clf = type(self)(
+            self.model,
+            self.tokenizer,
+            **dataclasses.asdict(settings),
+            config=self._config,
+            source=self.source,
+        )
+        if set(changes) <= {"temperature"}:
+            clf._runtime = self.runtime
+        return clf
 
     # -------------------------------------------------------------- properties
     @property
@@ -190,12 +244,34 @@ class StanceClassifier:
             info["source"] = self.source
         return types.MappingProxyType(info)
 
-    # -------------------------------------------------------------- prediction
     @property
     def uses_context(self) -> bool:
         """True when the model was trained with conversation context (a third input)."""
         return self.context_encoding is not None
 
+    @property
+    def runtime(self) -> Runtime:
+        """What predictions run on: the model in its compute dtype on its device, the pair
+        tokenizer for :attr:`max_length` and :attr:`context_encoding`, batching and
+        padding (:class:`~stance.inference.Runtime`). Built on first use, once per
+        classifier, even when threads ask at the same time.
+
+        >>> clf.runtime.pair_tokenizer.encode(["claim"], ["response"])  # doctest: +SKIP
+        """
+        runtime = self._runtime
+        if runtime is not None:
+            return runtime
+        with self._runtime_lock:
+            if self._runtime is None:
+                self._runtime = build_runtime(self.model, self.tokenizer, self._settings)
+            return self._runtime
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype forward passes run in (resolved from ``precision``)."""
+        return self.runtime.dtype
+
+    # -------------------------------------------------------------- prediction
     def predict_proba(self, pairs: Any) -> np.ndarray:
         """Probabilities, shape ``(n_pairs, len(labels))``, columns in :attr:`labels` order.
 
@@ -239,17 +315,9 @@ class StanceClassifier:
         :meth:`predict_proba` this method neither warns nor drops them
         (:meth:`context_for_model` does that for callers).
         """
-        model, pair_tokenizer = self._get_runtime()
-        encoded = pair_tokenizer.encode(claims, responses, contexts)
-        logits = run_logits(
-            model,
-            encoded,
-            batch_size=self.batch_size,
-            pad_id=self._pad_id(),
-            with_token_types=self._uses_token_types(),
-            on_batch=on_batch,
+        return self.runtime.probabilities(
+            claims, responses, contexts, temperature=self.temperature, on_batch=on_batch
         )
-        return softmax(logits, self.temperature), encoded.truncated
 
     def context_for_model(self, given: bool, stacklevel: int = 2) -> bool:
         """Whether to pass the caller's context on, warning when input and model disagree.
@@ -353,45 +421,16 @@ class StanceClassifier:
             )
         return probabilities
 
-    def _get_runtime(self) -> tuple[torch.nn.Module, PairTokenizer]:
-        """The eval-mode model in its compute dtype and the pair tokenizer, built once.
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the runtime and its lock (the copy builds its own)."""
+        state = dict(self.__dict__)
+        state["_runtime"] = None
+        del state["_runtime_lock"]
+        return state
 
-        Safe to call from several threads: the first build happens under a lock, and
-        what it returns is only read afterwards (the tokenizer copies are never
-        reconfigured), so one classifier can serve concurrent ``predict_proba`` calls.
-        """
-        runtime = self._runtime
-        if runtime is not None:
-            return runtime
-        with _RUNTIME_LOCK:
-            if self._runtime is None:
-                self._runtime = self._build_runtime()
-            return self._runtime
-
-    def _build_runtime(self) -> tuple[torch.nn.Module, PairTokenizer]:
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if not isinstance(self.max_length, int) or self.max_length < 8:
-            raise ConfigError(f"max_length must be an integer >= 8, got {self.max_length!r}")
-        device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype = resolve_dtype(self.precision, device)
-        model = self.model
-        if dtype != torch.float32 or device.type != "cpu":
-            model = copy.deepcopy(self.model).to(device=device, dtype=dtype)
-        model.eval()
-        return model, PairTokenizer(self.tokenizer, self.max_length, self.context_encoding)
-
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        """The dtype forward passes run in (resolved from ``precision``)."""
-        return next(self._get_runtime()[0].parameters()).dtype
-
-    def _pad_id(self) -> int:
-        pad = self.tokenizer.pad_token_id
-        return int(pad) if pad is not None else 0
-
-    def _uses_token_types(self) -> bool:
-        return uses_token_types(self.tokenizer, self.model.config)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._runtime_lock = threading.Lock()
 
     def __repr__(self) -> str:
         source = self.source or "?"

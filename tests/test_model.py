@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from stance import ModelLoadError, StanceClassifier, TruncationWarning
-from stance.errors import InputDataError
+from stance.errors import ConfigError, InputDataError
 
 PAIRS = [
     ("the offensive has failed", "no it does not"),
@@ -41,6 +42,26 @@ def test_predict_is_argmax_of_predict_proba(tiny_clf):
     predicted = tiny_clf.predict(PAIRS)
     assert predicted == [tiny_clf.labels[i] for i in probabilities.argmax(axis=1)]
     assert all(isinstance(label, str) for label in predicted)
+
+
+def test_settings_are_fixed_and_with_settings_gives_a_classifier_with_others(tiny_clf):
+    with pytest.raises(
+        AttributeError, match=r"max_length is fixed .*with_settings\(max_length=16\)"
+    ):
+        tiny_clf.max_length = 16
+    short = tiny_clf.with_settings(max_length=16)
+    assert (short.max_length, tiny_clf.max_length) == (16, 64)
+    assert short.model is tiny_clf.model and short.source == tiny_clf.source
+    pair = [("the minister denied the report", "prices rose in the city " * 4)]
+    with pytest.warns(TruncationWarning, match="1 of 1 pairs"):
+        short.predict_proba(pair)  # the runtime follows the new max_length
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        tiny_clf.predict_proba(pair)  # the original still fits the pair whole
+    with pytest.raises(ConfigError, match=r"unknown settings \['max_lenght'\].*'max_length'"):
+        tiny_clf.with_settings(max_lenght=16)
+    with pytest.raises(ConfigError, match="max_length must be an integer >= 8, got 4"):
+        tiny_clf.with_settings(max_length=4)
 
 
 def test_results_in_input_order_whatever_the_batch_size(tiny_model_dir):
@@ -157,9 +178,8 @@ def test_truncation_keeps_the_claim_and_is_reported(tiny_model_dir):
     ]
     with pytest.warns(TruncationWarning, match="2 of 3 pairs"):
         clf.predict_proba(pairs)
-    _, runtime_tokenizer = clf._get_runtime()  # the encoder predict_proba runs on
     claims, responses = zip(*pairs, strict=True)
-    encoded = runtime_tokenizer.encode(claims, responses)
+    encoded = clf.runtime.pair_tokenizer.encode(claims, responses)  # what predict_proba ran
     assert encoded.truncated.tolist() == [True, False, True]
     for i in (0, 2):
         claim_ids, response_ids, cls, sep = _pair_ids(clf, *pairs[i])
@@ -182,8 +202,7 @@ def test_claim_longer_than_max_length_is_cut_too(tiny_model_dir):
     with pytest.warns(TruncationWarning, match="1 of 1 pairs"):
         probabilities = clf.predict_proba([(claim, response)])
     assert probabilities.shape == (1, 3)
-    _, runtime_tokenizer = clf._get_runtime()
-    encoded = runtime_tokenizer.encode([claim], [response])
+    encoded = clf.runtime.pair_tokenizer.encode([claim], [response])
     claim_ids, response_ids, cls, sep = _pair_ids(clf, claim, response)
     assert len(claim_ids) == len(claim.split()) > 12 and len(response_ids) == 1
     # The claim alone does not fit: it is cut to its first tokens, the short response kept.
