@@ -251,14 +251,14 @@ def calibrate(
         filters=filters,
         context_column=context_column,
     )
-    if classifier is None:
-        from stance.model import StanceClassifier
+    from stance.model import StanceClassifier, context_for_model
 
+    if classifier is None:
         classifier = StanceClassifier.load(model, precision=precision, batch_size=batch_size)
     labels = tuple(classifier.labels)
     use_context = context_column is not None
-    if hasattr(classifier, "context_for_model"):
-        use_context = classifier.context_for_model(use_context, stacklevel=2)
+    if hasattr(classifier, "uses_context"):
+        use_context = context_for_model(classifier, use_context, stacklevel=2)
     rows = read_labelled(
         data,
         labels,

@@ -299,56 +299,6 @@ class StanceClassifier:
         labels = self.labels
         return [labels[i] for i in probabilities.argmax(axis=1)]
 
-    def predict_proba_with_truncation(
-        self,
-        claims: Sequence[str],
-        responses: Sequence[str],
-        on_batch: Any = None,
-        *,
-        contexts: Sequence[str | None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and a boolean mask of truncated pairs, for already-validated text.
-
-        The building block of :meth:`predict_proba` and ``stance score``; ``on_batch``
-        is called with the number of pairs after each forward pass. ``contexts`` (one per
-        pair, ``None`` for none) needs a model trained with context; unlike
-        :meth:`predict_proba` this method neither warns nor drops them
-        (:meth:`context_for_model` does that for callers).
-        """
-        return self.runtime.probabilities(
-            claims, responses, contexts, temperature=self.temperature, on_batch=on_batch
-        )
-
-    def context_for_model(self, given: bool, stacklevel: int = 2) -> bool:
-        """Whether to pass the caller's context on, warning when input and model disagree.
-
-        ``given``: the caller has a context input (triples, a context column). A model
-        trained without context gets none (warning that it is ignored); a model trained
-        with context given none warns that predictions may be worse. ``stacklevel``
-        points the warning at the caller's caller, as in :func:`warnings.warn`.
-
-        >>> clf.context_for_model(given=True)  # doctest: +SKIP
-        False
-        """
-        if given and not self.uses_context:
-            warnings.warn(
-                "this model was trained without context; the context input (the context "
-                "column or the third item of each triple) is ignored",
-                ContextWarning,
-                stacklevel=stacklevel + 1,
-            )
-            return False
-        if not given and self.uses_context:
-            warnings.warn(
-                "this model was trained with context (the post each response answers) but "
-                "none was given; predictions without it may be worse. Pass (claim, "
-                "response, context) triples or a DataFrame with a context column (on the "
-                "command line: --context-column, or --context for stance predict)",
-                ContextWarning,
-                stacklevel=stacklevel + 1,
-            )
-        return given
-
     # ------------------------------------------------------------ whole documents
     def predict_document(
         self, claim: str, document: str, *, aggregation: Any = None, evidence_per_label: int = 1
@@ -406,10 +356,10 @@ class StanceClassifier:
     def _probabilities(self, pairs: Any, warn_from: int) -> np.ndarray:
         """:meth:`predict_proba`; a warning points ``warn_from`` frames up."""
         claims, responses, contexts = coerce_rows(pairs)
-        if not self.context_for_model(given=contexts is not None, stacklevel=warn_from):
+        if not context_for_model(self, given=contexts is not None, stacklevel=warn_from):
             contexts = None
-        probabilities, truncated = self.predict_proba_with_truncation(
-            claims, responses, contexts=contexts
+        probabilities, truncated = self.runtime.probabilities(
+            claims, responses, contexts, temperature=self.temperature
         )
         if truncated.any():
             warnings.warn(
@@ -439,6 +389,39 @@ class StanceClassifier:
             f"StanceClassifier(source={source!r}, labels={list(self.labels)}, "
             f"max_length={self.max_length}, precision={self.precision!r}{context})"
         )
+
+
+def context_for_model(clf: StanceClassifier, given: bool, stacklevel: int = 2) -> bool:
+    """Whether to pass a caller's context on to ``clf``, warning when input and model
+    disagree: what ``predict_proba`` and the commands (score, eval, calibrate, predict,
+    the Ray scorer) decide before they score.
+
+    ``given``: the caller has a context input (triples, a context column). A model
+    trained without context gets none (warning that it is ignored); a model trained
+    with context given none warns that predictions may be worse. ``stacklevel`` points
+    the warning at the caller's caller, as in :func:`warnings.warn`.
+
+    >>> context_for_model(clf, given=True)  # doctest: +SKIP
+    False
+    """
+    if given and not clf.uses_context:
+        warnings.warn(
+            "this model was trained without context; the context input (the context "
+            "column or the third item of each triple) is ignored",
+            ContextWarning,
+            stacklevel=stacklevel + 1,
+        )
+        return False
+    if not given and clf.uses_context:
+        warnings.warn(
+            "this model was trained with context (the post each response answers) but "
+            "none was given; predictions without it may be worse. Pass (claim, "
+            "response, context) triples or a DataFrame with a context column (on the "
+            "command line: --context-column, or --context for stance predict)",
+            ContextWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return given
 
 
 def coerce_pairs(pairs: Any) -> tuple[list[str], list[str]]:

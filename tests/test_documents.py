@@ -21,7 +21,7 @@ from stance.documents import (
     split_sentences,
 )
 from stance.errors import ConfigError
-from stance.inference import PairTokenizer
+from stance.inference import PairTokenizer, Runtime
 from stance.scoring import evidence_columns
 
 BACKGROUND = [
@@ -53,7 +53,7 @@ def fake_proba(marker: str = "denied", labels=("support", "denial", "neutral")):
     calls: list[list[str]] = []
     denial, neutral = labels.index("denial"), labels.index("neutral")
 
-    def proba(claims, texts, on_batch=None):
+    def proba(claims, texts, contexts=None, *, temperature=1.0, on_batch=None):
         calls.append(list(texts))
         p = np.full((len(texts), len(labels)), 0.05)
         for i, text in enumerate(texts):
@@ -66,6 +66,11 @@ def fake_proba(marker: str = "denied", labels=("support", "denial", "neutral")):
 
     proba.calls = calls
     return proba
+
+
+def score_with(monkeypatch, scorer) -> None:
+    """Let ``scorer`` (a fake) stand in for every classifier's forward passes in a test."""
+    monkeypatch.setattr(Runtime, "probabilities", staticmethod(scorer))
 
 
 def check_spans(document: str) -> list:
@@ -212,7 +217,7 @@ def test_credit_lines_are_never_scored_and_no_window_spans_them(tiny_clf):
 # ---------------------------------------------------------------- aggregation
 def test_planted_denial_is_found_in_a_long_neutral_document(tiny_clf, monkeypatch):
     fake = fake_proba()
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    score_with(monkeypatch, fake)
     document = long_document()
     result = tiny_clf.predict_document("the offensive has failed", document)
     assert result.label == "denial"
@@ -367,7 +372,7 @@ def test_claim_overlap_needs_a_gate_and_a_share():
 
 def test_sentence_gate_scores_fewer_sentences_and_keeps_the_planted_denial(tiny_clf, monkeypatch):
     fake = fake_proba()
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    score_with(monkeypatch, fake)
     document = long_document()
     gated = Aggregation("max", "all", 0.5, 0.8, sentence_gate=0.2)
     result = tiny_clf.predict_document("the offensive has failed", document, aggregation=gated)
@@ -381,7 +386,7 @@ def test_sentence_gate_scores_fewer_sentences_and_keeps_the_planted_denial(tiny_
 
 
 def test_gated_evidence_comes_only_from_open_windows(tiny_clf, monkeypatch):
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
+    score_with(monkeypatch, fake_proba())
     neutral_text = long_document(planted_at=0)[40:]  # no denial: no window opens
     gated = tiny_clf.predict_document("the offensive has failed", neutral_text)
     assert gated.evidence == () and gated.top("denial") is None
@@ -392,7 +397,7 @@ def test_gated_evidence_comes_only_from_open_windows(tiny_clf, monkeypatch):
 
 
 def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
+    score_with(monkeypatch, fake_proba())
     result = tiny_clf.predict_document("the offensive has failed", long_document(planted_at=0)[40:])
     assert "denied" not in long_document(planted_at=0)[40:].lower()
     assert result.label == "neutral"
@@ -400,7 +405,7 @@ def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
 
 def test_all_documents_are_scored_together_one_call_per_pass(tiny_clf, monkeypatch):
     fake = fake_proba()
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    score_with(monkeypatch, fake)
     pairs = [("claim one", long_document()), ("claim two", "No, it does not."), ("c", "Yes.")]
     results = tiny_clf.predict_documents(pairs)
     assert [r.label for r in results] == ["denial", "neutral", "neutral"]
@@ -559,16 +564,16 @@ def test_documents_resume_after_interruption(tiny_clf, tmp_path, monkeypatch):
     )
     source, target = tmp_path / "docs.csv", tmp_path / "out.csv"
     frame.to_csv(source, index=False)
-    real = tiny_clf.predict_proba_with_truncation
+    real = tiny_clf.runtime.probabilities
     seen = {"calls": 0}
 
-    def flaky(claims, texts, on_batch=None):
+    def flaky(claims, texts, contexts=None, *, temperature, on_batch=None):
         seen["calls"] += 1
         if seen["calls"] == 3:
             raise KeyboardInterrupt
-        return real(claims, texts, on_batch=on_batch)
+        return real(claims, texts, contexts, temperature=temperature, on_batch=on_batch)
 
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", flaky)
+    score_with(monkeypatch, flaky)
     with pytest.raises(KeyboardInterrupt):
         score_file(source, target, tiny_clf, documents=True, chunk_rows=2, progress=False)
     assert not target.exists()
