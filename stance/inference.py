@@ -193,17 +193,30 @@ class PairTokenizer:
         pairs = [
             (self._bounded(c), self._bounded(r)) for c, r in zip(claims, responses, strict=True)
         ]
-        try:
-            encodings = self._claim_whole.encode_batch(pairs)
-        except Exception:
-            # A claim that alone exceeds max_length cannot keep whole: cut both for those.
-            encodings = []
-            for pair in pairs:
-                try:
-                    encodings.append(self._claim_whole.encode(*pair))
-                except Exception:
-                    encodings.append(self._both_cut.encode(*pair))
+        claim_tokens = self._plain.encode_batch(
+            [claim for claim, _ in pairs], add_special_tokens=False
+        )
+        fits = self._claim_fits([len(encoding.ids) for encoding in claim_tokens])
+        encodings: list[Any] = [None] * len(pairs)
+        for tokenizer, rows in (
+            (self._claim_whole, np.flatnonzero(fits)),
+            (self._both_cut, np.flatnonzero(~fits)),
+        ):
+            for i, encoding in zip(
+                rows, tokenizer.encode_batch([pairs[i] for i in rows]), strict=True
+            ):
+                encodings[i] = encoding
         return encodings
+
+    def _claim_fits(self, claim_lengths: Sequence[int]) -> np.ndarray:
+        """Which claims leave room for at least one response token. ``only_second``
+        truncation refuses the others (it may cut only the response), so ``longest_first``
+        cuts their claims too."""
+        if self._claim_whole is not None:
+            specials = self._claim_whole.num_special_tokens_to_add(True)
+        else:
+            specials = self.tokenizer.num_special_tokens_to_add(pair=True)
+        return np.asarray(claim_lengths, dtype=int) < self.max_length - specials
 
     def _encode_with_context(
         self, claims: list[str], responses: list[str], contexts: list[str | None]
@@ -293,20 +306,14 @@ class PairTokenizer:
             lengths = np.array([len(ids) for ids in full["input_ids"]])
             truncated = lengths > self.max_length
             if truncated.any():
-                try:
-                    out = self.tokenizer(
-                        list(claims),
-                        list(responses),
-                        truncation="only_second",
-                        max_length=self.max_length,
-                    )
-                except Exception:
-                    out = self.tokenizer(
-                        list(claims),
-                        list(responses),
-                        truncation="longest_first",
-                        max_length=self.max_length,
-                    )
+                claim_ids = self.tokenizer(list(claims), add_special_tokens=False)["input_ids"]
+                fits = self._claim_fits([len(ids) for ids in claim_ids]).all()
+                out = self.tokenizer(
+                    list(claims),
+                    list(responses),
+                    truncation="only_second" if fits else "longest_first",
+                    max_length=self.max_length,
+                )
             else:
                 out = full
         type_ids = out.get("token_type_ids") or [[0] * len(ids) for ids in out["input_ids"]]

@@ -223,6 +223,7 @@ def _check_runnable(config: ModelConfig, folder: Path) -> None:
 
 
 def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
+    from safetensors import SafetensorError  # a damaged or truncated file
     from transformers import AutoModelForSequenceClassification
 
     expects_new_head = "num_labels" in kwargs
@@ -236,11 +237,7 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
                 output_loading_info=True,
                 **kwargs,
             )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise _weights_error(name, exc) from None
-    except Exception as exc:  # safetensors' SafetensorError (corrupt or truncated file)
-        if type(exc).__name__ != "SafetensorError":
-            raise
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise _weights_error(name, exc) from None
     missing = [k for k in loading_info.get("missing_keys", []) if is_head_key(k)]
     if missing and "num_labels" not in kwargs:
@@ -254,6 +251,8 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
 
 def _weights_error(name: str, exc: BaseException) -> ModelLoadError:
     """A :class:`ModelLoadError` for weights that cannot be loaded, naming the file."""
+    from safetensors import SafetensorError
+
     folder = Path(name)
     weights = folder / "model.safetensors"
     if folder.is_dir() and weights.is_file():
@@ -266,7 +265,7 @@ def _weights_error(name: str, exc: BaseException) -> ModelLoadError:
                 "files come from different models; restore the matching pair (re-save the "
                 "model, or copy both files from the same source)"
             )
-        if type(exc).__name__ == "SafetensorError":
+        if isinstance(exc, SafetensorError):
             return ModelLoadError(
                 f"{weights} is damaged or incomplete ({exc}); copy or download it again"
             )
