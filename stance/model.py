@@ -24,7 +24,7 @@ import types
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +33,14 @@ from stance import modeldir
 from stance.errors import ConfigError, InputDataError, did_you_mean
 from stance.inference import Runtime, Settings, build_runtime
 from stance.model_config import ModelConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from stance.documents import Aggregation, DocumentPrediction
+
+    Rows = Sequence[tuple[str, str] | tuple[str, str, str | None]] | pd.DataFrame
+    """(claim, response) pairs, (claim, response, context) triples, or a DataFrame."""
 
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 32
@@ -272,7 +280,7 @@ class StanceClassifier:
         return self.runtime.dtype
 
     # -------------------------------------------------------------- prediction
-    def predict_proba(self, pairs: Any) -> np.ndarray:
+    def predict_proba(self, pairs: Rows) -> np.ndarray:
         """Probabilities, shape ``(n_pairs, len(labels))``, columns in :attr:`labels` order.
 
         ``pairs`` is a list of ``(claim, response)`` pairs or ``(claim, response, context)``
@@ -289,7 +297,7 @@ class StanceClassifier:
         """
         return self._probabilities(pairs, warn_from=3)
 
-    def predict(self, pairs: Any) -> list[str]:
+    def predict(self, pairs: Rows) -> list[str]:
         """The most probable label of each pair (or triple, see :meth:`predict_proba`).
 
         >>> clf.predict([("Prices rose.", "Prices fell.")])  # doctest: +SKIP
@@ -301,8 +309,13 @@ class StanceClassifier:
 
     # ------------------------------------------------------------ whole documents
     def predict_document(
-        self, claim: str, document: str, *, aggregation: Any = None, evidence_per_label: int = 1
-    ) -> Any:
+        self,
+        claim: str,
+        document: str,
+        *,
+        aggregation: str | Aggregation | None = None,
+        evidence_per_label: int = 1,
+    ) -> DocumentPrediction:
         """The stance of a whole ``document`` towards ``claim``, with evidence sentences.
 
         Returns a :class:`stance.documents.DocumentPrediction` (label, probabilities,
@@ -317,8 +330,12 @@ class StanceClassifier:
         )[0]
 
     def predict_documents(
-        self, pairs: Any, *, aggregation: Any = None, evidence_per_label: int = 1
-    ) -> list[Any]:
+        self,
+        pairs: Sequence[tuple[str, str]] | pd.DataFrame,
+        *,
+        aggregation: str | Aggregation | None = None,
+        evidence_per_label: int = 1,
+    ) -> list[DocumentPrediction]:
         """:meth:`predict_document` for many (claim, document) pairs in one batched pass."""
         from stance.documents import predict_documents
 
@@ -353,7 +370,7 @@ class StanceClassifier:
         return path
 
     # ---------------------------------------------------------------- internals
-    def _probabilities(self, pairs: Any, warn_from: int) -> np.ndarray:
+    def _probabilities(self, pairs: Rows, warn_from: int) -> np.ndarray:
         """:meth:`predict_proba`; a warning points ``warn_from`` frames up."""
         claims, responses, contexts = coerce_rows(pairs)
         if not context_for_model(self, given=contexts is not None, stacklevel=warn_from):

@@ -20,9 +20,10 @@ import datetime as _dt
 import os
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ from stance.losses import focal_loss
 from stance.model import context_values
 from stance.model_config import ModelConfig
 from stance.training_config import TrainConfig
+
+if TYPE_CHECKING:
+    from stance.model import StanceClassifier
 
 
 @dataclass
@@ -285,10 +289,10 @@ def train(
     config: TrainConfig | str | os.PathLike[str],
     *,
     output_dir: str | os.PathLike[str] | None = None,
-    overrides: list[str] = (),
+    overrides: Sequence[str] = (),
     resume: bool = False,
     progress: bool = True,
-) -> Any:
+) -> StanceClassifier:
     """Train a model as ``config`` says and return it loaded as a ``StanceClassifier``.
 
     ``config`` is a :class:`TrainConfig` or a YAML path; ``overrides`` are ``key=value``
