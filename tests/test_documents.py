@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import import_script
 
 from stance import InputDataError
 from stance.cli import main
@@ -413,8 +414,14 @@ def test_all_documents_are_scored_together_one_call_per_pass(tiny_clf, monkeypat
     assert "Yes." in first and "No, it does not." in first  # every document in call one
     # then one call for the sentences the gate opens; evidence comes from those
     assert len(fake.calls) == 2
+    fake.calls.clear()
     assert len(tiny_clf.predict_documents(pairs, aggregation="max-sentences")) == 3
-    assert len(fake.calls) <= 5  # without a gate: one call, plus one for evidence
+    assert len(fake.calls) == 1  # every sentence at once: the evidence is among them
+    fake.calls.clear()
+    assert len(tiny_clf.predict_documents(pairs, aggregation="max-windows")) == 3
+    windows, evidence = fake.calls  # then the best windows' unscored sentences, for evidence
+    assert "Yes." in windows and "No, it does not." in windows
+    assert PLANTED.capitalize() in evidence and not set(evidence) & set(windows)
 
 
 def test_short_response_gives_the_pair_probabilities(tiny_clf):
@@ -457,51 +464,20 @@ def test_bad_aggregation_is_a_config_error(tiny_clf):
     assert DEFAULT_AGGREGATION in AGGREGATIONS
 
 
-BRIDGE_CLAIM = "The Riverside bridge has been closed to traffic."
-BRIDGE_BACKGROUND = [
-    "The Riverside bridge was built in 1932 and crosses the Elm river.",
-    "Local shops depend on visitors who come from the other side of the river.",
-    "The bridge is made of steel and stone.",
-    "Many residents cross the river by bridge every day.",
-    "The bridge was last repainted in 2015.",
-    "Tourists often photograph the bridge at sunset.",
-    "The town has two other bridges further downstream.",
-    "A local historian has written a book about the bridge.",
-    "Cyclists use the bridge on their way to work.",
-    "The council is responsible for maintaining the bridge.",
-]
-
-
 def test_default_model_finds_a_quoted_denial():
-    """40 background sentences about the bridge, one quoted denial."""
+    """40 background sentences about the bridge, one quoted denial (a probe of
+    eval/document_probes.py; the same 40 sentences without the denial, which the
+    default model is known to call denial, are measured there, not here)."""
     from stance import StanceClassifier
 
+    probes = import_script("eval/document_probes.py")
     clf = StanceClassifier.load()
-    denial = '"No, the Riverside bridge has not been closed to traffic," the mayor said.'
-    sentences = BRIDGE_BACKGROUND * 4
-    sentences.insert(23, denial)
-    document = " ".join(sentences)
-    result = clf.predict_document(BRIDGE_CLAIM, document)
+    document = probes.bridge_document(with_denial=True)
+    result = clf.predict_document(probes.BRIDGE_CLAIM, document)
     assert result.n_sentences == 41
     assert result.label == "denial"
     top = result.top("denial")
-    assert top.text == denial and document[top.start : top.end] == denial
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="default model v7 calls this background denial (0.44 against neutral 0.40; its "
-    "strongest sentence 'The Riverside bridge was built in 1932 ...' at denial 0.68; v6 "
-    "0.49 against 0.35 and 0.52): a known regression from v5, listed in the model card",
-)
-def test_default_model_calls_background_about_the_claim_neutral():
-    """The same 40 sentences without the denial. v5 says neutral 0.47 against denial 0.33
-    (v4: 0.42 against 0.38); v3 said denial (0.42 against 0.38) and v2 neutral (0.45
-    against 0.36), so this test was an expected failure for v3, and is again for v6 and v7."""
-    from stance import StanceClassifier
-
-    clf = StanceClassifier.load()
-    assert clf.predict_document(BRIDGE_CLAIM, " ".join(BRIDGE_BACKGROUND * 4)).label == "neutral"
+    assert top.text == probes.QUOTED_DENIAL and document[top.start : top.end] == top.text
 
 
 # ---------------------------------------------------------------- CLI

@@ -1,4 +1,5 @@
-"""StanceClassifier: shapes, label order, input order, save/load, loading errors."""
+"""StanceClassifier: what predict_proba computes, label order, input order, settings,
+save/load, loading errors."""
 
 from __future__ import annotations
 
@@ -22,11 +23,32 @@ PAIRS = [
 ]
 
 
-def test_predict_proba_shape_and_rows_sum_to_one(tiny_clf):
+def _softmax_of_the_model(clf, claim: str, response: str, temperature: float = 1.0):
+    """The probabilities of one pair computed by hand: tokenizer, model, softmax."""
+    import torch
+
+    batch = clf.tokenizer([claim], [response], return_tensors="pt")
+    with torch.no_grad():
+        logits = clf.model(**batch).logits[0].double()
+    return torch.softmax(logits / temperature, dim=-1).numpy()
+
+
+def test_predict_proba_is_the_softmax_of_the_model_on_each_pair(tiny_clf):
     probabilities = tiny_clf.predict_proba(PAIRS)
-    assert isinstance(probabilities, np.ndarray)
-    assert probabilities.shape == (len(PAIRS), 3)
+    assert isinstance(probabilities, np.ndarray) and probabilities.shape == (len(PAIRS), 3)
+    for row, (claim, response) in zip(probabilities, PAIRS, strict=True):
+        np.testing.assert_allclose(row, _softmax_of_the_model(tiny_clf, claim, response), atol=1e-5)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+    assert len({tuple(np.round(row, 3)) for row in probabilities}) == len(PAIRS)  # all differ
+
+
+def test_temperature_divides_the_logits(tiny_clf):
+    claim, response = PAIRS[1]
+    softer = tiny_clf.with_settings(temperature=2.5).predict_proba([(claim, response)])[0]
+    np.testing.assert_allclose(
+        softer, _softmax_of_the_model(tiny_clf, claim, response, 2.5), atol=1e-5
+    )
+    assert softer.max() < tiny_clf.predict_proba([(claim, response)])[0].max()
 
 
 def test_labels_come_from_the_model_config_in_column_order(tiny_clf, tiny_fnc_model_dir):
@@ -34,14 +56,11 @@ def test_labels_come_from_the_model_config_in_column_order(tiny_clf, tiny_fnc_mo
     assert list(tiny_clf.classes_) == ["support", "denial", "neutral"]
     fnc = StanceClassifier.load(tiny_fnc_model_dir, precision="fp32")
     assert fnc.labels == ("agree", "disagree", "discuss", "unrelated")
-    assert fnc.predict_proba(PAIRS).shape == (len(PAIRS), 4)
-
-
-def test_predict_is_argmax_of_predict_proba(tiny_clf):
-    probabilities = tiny_clf.predict_proba(PAIRS)
-    predicted = tiny_clf.predict(PAIRS)
-    assert predicted == [tiny_clf.labels[i] for i in probabilities.argmax(axis=1)]
-    assert all(isinstance(label, str) for label in predicted)
+    probabilities = fnc.predict_proba(PAIRS)
+    assert probabilities.shape == (len(PAIRS), 4)
+    order = fnc.model.config.id2label  # column j is the model's output j
+    assert [order[j] for j in range(4)] == list(fnc.labels)
+    assert fnc.predict(PAIRS) == [fnc.labels[j] for j in probabilities.argmax(axis=1)]
 
 
 def test_settings_are_fixed_and_with_settings_gives_a_classifier_with_others(tiny_clf):
@@ -62,6 +81,13 @@ def test_settings_are_fixed_and_with_settings_gives_a_classifier_with_others(tin
         tiny_clf.with_settings(max_lenght=16)
     with pytest.raises(ConfigError, match="max_length must be an integer >= 8, got 4"):
         tiny_clf.with_settings(max_length=4)
+
+
+def test_predict_is_argmax_of_predict_proba(tiny_clf):
+    probabilities = tiny_clf.predict_proba(PAIRS)
+    predicted = tiny_clf.predict(PAIRS)
+    assert predicted == [tiny_clf.labels[i] for i in probabilities.argmax(axis=1)]
+    assert all(isinstance(label, str) for label in predicted)
 
 
 def test_results_in_input_order_whatever_the_batch_size(tiny_model_dir):
@@ -289,8 +315,10 @@ def test_default_model_is_shipped_and_loads():
     clf = StanceClassifier.load()
     assert clf.labels == ("support", "denial", "neutral")
     assert clf.info["source"] == "default"
-    probabilities = clf.predict_proba([("The bridge is closed.", "The bridge is closed.")])
-    assert probabilities.shape == (1, 3)
+    # the README's example, and a claim restated word for word
+    pairs = [("The Kharkiv offensive has failed.", "No, it doesn't.")]
+    pairs.append(("The bridge is closed.", "The bridge is closed."))
+    assert clf.predict(pairs) == ["denial", "support"]
 
 
 def test_missing_default_model_says_so(tmp_path, monkeypatch):
