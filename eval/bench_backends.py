@@ -35,7 +35,7 @@ import torch
 from bench_speed import MIX, draw
 
 from stance import StanceClassifier
-from stance.inference import EncodedPairs, PairTokenizer, pad_batch, run_sorted_batches
+from stance.inference import EncodedPairs, pad_batch, run_sorted_batches
 
 REPO = Path(__file__).resolve().parent.parent
 Forward = Callable[[dict[str, torch.Tensor]], np.ndarray]
@@ -118,10 +118,13 @@ def main() -> int:
         )
 
     pairs = draw(MIX, args.n, args.seed)
-    clf = StanceClassifier.load(args.model, precision="fp32", max_length=args.max_length)
-    model, tokenizer = clf.model.eval(), PairTokenizer(clf.tokenizer, args.max_length)
+    clf = StanceClassifier.load(
+        args.model, precision="fp32", max_length=args.max_length, device="cpu"
+    )
+    runtime = clf.runtime  # fp32 on the CPU: clf.model itself, in eval mode
+    model, tokenizer = runtime.model, runtime.pair_tokenizer
     encoded = tokenizer.encode(list(pairs["claim"]), list(pairs["response"]))
-    pad_id, types = clf._pad_id(), clf._uses_token_types()  # as predict_proba pads
+    pad_id, types = runtime.pad_id, runtime.with_token_types  # as predict_proba pads
     width = model.config.num_labels
     example = pad_batch(encoded, list(range(4)), pad_id, with_token_types=types)
 

@@ -31,6 +31,7 @@ from stance.documents import (
     WINDOW_OVERLAP,
     Aggregation,
     aggregate,
+    classifier_proba,
     plan_document,
     score_plans,
     split_sentences,
@@ -127,7 +128,7 @@ def score_units(clf: StanceClassifier, claims: list[str], bodies: list[str], ove
     ]
     every_unit = Aggregation("max", "all")
     unit_probs, _ = score_plans(
-        plans, clf.predict_proba_with_truncation, clf.labels, every_unit, evidence_per_label=0
+        plans, classifier_proba(clf), clf.labels, every_unit, evidence_per_label=0
     )
     return plans, unit_probs, time.perf_counter() - started
 
@@ -138,7 +139,7 @@ def quality(
     claims, bodies, gold = list(data["claim"]), list(data["response"]), list(data["label"])
     rows = []
     started = time.perf_counter()
-    plain, cut = clf.predict_proba_with_truncation(claims, bodies)
+    plain, cut = classifier_proba(clf)(claims, bodies)
     plain_s = time.perf_counter() - started
     pred = [clf.labels[i] for i in plain.argmax(axis=1)]
     rows.append(("plain pair (body truncated)", *scores(gold, pred)))
@@ -254,8 +255,8 @@ def speed(clf: StanceClassifier, data: pd.DataFrame, n_docs: int, repeats: int =
             preset: lambda preset=preset: clf.predict_documents(pairs, aggregation=preset)
             for preset in dict.fromkeys((DEFAULT_AGGREGATION, "max-sentences", "max-windows"))
         },
-        "sentences": lambda: clf.predict_proba_with_truncation(sentence_claims, sentences),
-        "plain": lambda: clf.predict_proba_with_truncation(claims, docs),
+        "sentences": lambda: classifier_proba(clf)(sentence_claims, sentences),
+        "plain": lambda: classifier_proba(clf)(claims, docs),
     }
     clf.predict_documents(pairs[:1])  # warm up
     best = dict.fromkeys(jobs, float("inf"))

@@ -334,7 +334,7 @@ def bench_training(steps: int, batch_size: int, max_length: int, seed: int) -> l
                 ],
             )
             clf = train(config, output_dir=Path(tmp) / precision, progress=False)
-            metrics = clf.info["provenance"]["metrics"]["train"]
+            metrics = clf.config.recorded_metrics("train")
             rows.append(
                 {
                     "trainer": f"stance train, {precision}",

@@ -49,7 +49,7 @@ def main() -> int:
                 ],
             )
             clf = train(config, output_dir=Path(out), progress=False)
-            metrics = clf.info["provenance"]["metrics"]["train"]
+            metrics = clf.config.recorded_metrics("train")
             print(
                 f"| {precision} | {args.steps} | {config.batch_size} | "
                 f"{metrics['train_samples_per_second']:.1f} |"

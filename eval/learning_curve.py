@@ -49,7 +49,9 @@ def share_overrides(config: Path, fraction: float) -> list[str]:
 
 def recorded(run: Path) -> dict:
     """Rows and validation figures that ``stance train`` wrote into ``run``."""
-    provenance = json.loads((run / "stance_config.json").read_text())["provenance"]
+    from stance.model_config import ModelConfig
+
+    provenance = ModelConfig.read(run).provenance
     validation = provenance["metrics"]["validation"]
     return {
         "run": str(run.resolve().relative_to(REPO))
@@ -69,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", type=Path, help="a run of the same config on all rows")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    from stance.model_config import STANCE_CONFIG
     from stance.training import train
 
     points = []
     for fraction in sorted(args.fractions):
         run = REPO / "runs" / f"curve-{args.config.stem}-{fraction:g}"
-        if not (run / "stance_config.json").is_file():
+        if not (run / STANCE_CONFIG).is_file():
             overrides = share_overrides(args.config, fraction)
             train(args.config, output_dir=run, overrides=overrides, progress=False)
         points.append({"fraction": fraction, **recorded(run)})

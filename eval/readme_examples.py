@@ -7,7 +7,8 @@ Scores ``examples/pairs.csv`` (the pairs README command 1 scores) in fp32, write
 ``eval/results/readme_examples.md`` and replaces the table between the
 ``<!-- readme-examples:start -->`` and ``<!-- readme-examples:end -->`` markers in
 ``README.md`` (for ``--model large``: ``eval/results/readme_examples_large.md`` and the
-``readme-examples-large`` block), so the README shows what the model really says. ``--check`` only reports
+``readme-examples-large`` block), so the README shows what the model really says.
+``--check`` only reports
 whether the README's table is current (exit 1 when it is not).
 """
 

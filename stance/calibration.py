@@ -17,7 +17,6 @@ calibrated copy (with :meth:`StanceClassifier.save`).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -29,6 +28,7 @@ import numpy as np
 
 from stance import metrics, modeldir
 from stance.errors import ConfigError, InputDataError, OutputError
+from stance.model_config import ModelConfig
 
 __all__ = [
     "TEMPERATURE_BOUNDS",
@@ -120,21 +120,16 @@ def logits_of(
     progress: bool = False,
     contexts: list[str | None] | None = None,
 ) -> np.ndarray:
-    """Logits up to a row-wise constant: ``log(predict_proba)`` at temperature 1.
-
-    The model's own temperature is restored afterwards. ``contexts``: see
+    """Logits up to a row-wise constant: ``log(predict_proba)`` at temperature 1, whatever
+    the model's own (which is left as it is). ``contexts``: see
     :func:`stance.evaluation.predict_probabilities`.
     """
     from stance.evaluation import predict_probabilities
 
-    previous = getattr(model, "temperature", 1.0)
-    model.temperature = 1.0
-    try:
-        probabilities, _ = predict_probabilities(
-            model, claims, responses, progress=progress, contexts=contexts
-        )
-    finally:
-        model.temperature = previous
+    at_one = model.with_settings(temperature=1.0) if hasattr(model, "with_settings") else model
+    probabilities, _ = predict_probabilities(
+        at_one, claims, responses, progress=progress, contexts=contexts
+    )
     return np.log(np.maximum(probabilities, np.finfo(np.float64).tiny))
 
 
@@ -209,18 +204,10 @@ def write_temperature(
     folder = Path(model_dir)
     if not folder.is_dir():
         raise OutputError(f"model folder not found: {folder}")
-    info = modeldir.read_stance_config(folder)
-    info["temperature"] = float(temperature)
+    config = ModelConfig.read(folder).replace(temperature=float(temperature))
     if record is not None:
-        info["calibration"] = dict(record)
-    target = folder / modeldir.STANCE_CONFIG
-    partial = target.with_name(target.name + ".partial")
-    try:
-        partial.write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(partial, target)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc}") from None
-    return target
+        config = config.replace(calibration=dict(record))
+    return config.write(folder)
 
 
 def calibrate(
@@ -244,8 +231,10 @@ def calibrate(
     ``model`` is a model folder (``None``: the default model, which needs
     ``output_model``). With ``output_model`` the calibrated model is saved there as a
     full copy and ``model`` is left as it was. ``classifier`` passes an already loaded
-    :class:`~stance.StanceClassifier` of ``model``. ``context_column`` gives each
-    response its context, as in :func:`stance.evaluation.evaluate`.
+    :class:`~stance.StanceClassifier` of ``model``; it is never changed (threads may be
+    using it): load the calibrated folder to predict with the new temperature.
+    ``context_column`` gives each response its context, as in
+    :func:`stance.evaluation.evaluate`.
 
     >>> calibrate("dev.csv", "runs/m", output_model="runs/m-calibrated")  # doctest: +SKIP
     """
@@ -262,14 +251,14 @@ def calibrate(
         filters=filters,
         context_column=context_column,
     )
-    if classifier is None:
-        from stance.model import StanceClassifier
+    from stance.model import StanceClassifier, context_for_model
 
+    if classifier is None:
         classifier = StanceClassifier.load(model, precision=precision, batch_size=batch_size)
     labels = tuple(classifier.labels)
     use_context = context_column is not None
-    if hasattr(classifier, "context_for_model"):
-        use_context = classifier.context_for_model(use_context, stacklevel=2)
+    if hasattr(classifier, "uses_context"):
+        use_context = context_for_model(classifier, use_context, stacklevel=2)
     rows = read_labelled(
         data,
         labels,
@@ -311,19 +300,15 @@ def calibrate(
     }
     if context_column is not None:
         record["context_column"] = context_column
-    if output_model is not None:
-        out = Path(output_model).expanduser()
-        classifier.temperature = temperature
-        classifier.info = {**getattr(classifier, "info", {}), "calibration": record}
+    if output_model is not None:  # a full copy, then its temperature: as in place
+        target = Path(output_model).expanduser()
         try:
-            classifier.save(out)
+            classifier.save(target)
         except OSError as exc:
-            raise OutputError(f"cannot write the calibrated model to {out}: {exc}") from None
-        target = out
+            raise OutputError(f"cannot write the calibrated model to {target}: {exc}") from None
     else:
         target = Path(os.fspath(model)).expanduser()
-        write_temperature(target, temperature, record)
-        classifier.temperature = temperature
+    write_temperature(target, temperature, record)
     return CalibrationResult(
         temperature=temperature,
         previous_temperature=previous,

@@ -130,17 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
-    from stance.model import TruncationWarning, coerce_rows
+    from stance.model import TruncationWarning, coerce_rows, context_for_model
 
     clf = load_classifier(args)
     texts = (args.claim, args.response)
     if args.context is not None:
         texts = (args.claim, args.response, args.context)
     claims, responses, contexts = coerce_rows([texts])
-    if not clf.context_for_model(given=args.context is not None, stacklevel=1):
+    if not context_for_model(clf, given=args.context is not None, stacklevel=1):
         contexts = None
-    probabilities, truncated = clf.predict_proba_with_truncation(
-        claims, responses, contexts=contexts
+    probabilities, truncated = clf.runtime.probabilities(
+        claims, responses, contexts, temperature=clf.temperature
     )
     row = probabilities[0]
     label = clf.labels[int(row.argmax())]
@@ -225,13 +225,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.quiet,
     )
-    metrics = clf.info.get("provenance", {}).get("metrics", {}).get("validation", {})
+    metrics = clf.config.recorded_metrics("validation")
     shown = ", ".join(
         f"{k.removeprefix('eval_')} {v:.4f}"
         for k, v in metrics.items()
         if k in ("eval_accuracy", "eval_macro_f1")
     )
-    print(f"saved {clf.info.get('source')}" + (f" (validation {shown})" if shown else ""))
+    print(f"saved {clf.source}" + (f" (validation {shown})" if shown else ""))
     return 0
 
 

@@ -502,6 +502,15 @@ def _word_offsets(text: str, tokenizer: Any) -> list[tuple[int, int]]:
 ProbaFn = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
+def classifier_proba(clf: Any) -> ProbaFn:
+    """The ``proba_fn`` of :func:`score_plans` for a :class:`stance.StanceClassifier`:
+    its runtime's probabilities at its temperature.
+
+    >>> probabilities, truncated = classifier_proba(clf)(["claim"], ["text"])  # doctest: +SKIP
+    """
+    return functools.partial(clf.runtime.probabilities, temperature=clf.temperature)
+
+
 def score_plans(
     plans: Sequence[DocumentPlan],
     proba_fn: ProbaFn,
@@ -513,8 +522,8 @@ def score_plans(
 ) -> tuple[list[np.ndarray], list[int]]:
     """Score what ``aggregation`` and the evidence need, batched over all ``plans``.
 
-    ``proba_fn(claims, texts, on_batch=...)`` is
-    :meth:`StanceClassifier.predict_proba_with_truncation` (or a fake in tests). The
+    ``proba_fn(claims, texts, on_batch=...)`` returns probabilities and a truncation mask,
+    as :func:`classifier_proba` of a classifier does (or a fake in tests). The
     units the aggregation reads go in ONE call for all documents, so they are sorted by
     length and batched together; with a ``sentence_gate`` that call scores the windows and
     a second one the sentences the windows open, and the evidence comes from those
@@ -750,7 +759,7 @@ def predict_documents(
     ]
     probabilities, truncated = score_plans(
         plans,
-        clf.predict_proba_with_truncation,
+        classifier_proba(clf),
         clf.labels,
         agg,
         evidence_per_label=evidence_per_label,

@@ -321,14 +321,17 @@ def predict_probabilities(
 
     ``contexts`` (one per pair, ``None``: none) go to the model as they are; a
     :class:`~stance.StanceClassifier` trained without context refuses them, so pass them
-    through :meth:`~stance.StanceClassifier.context_for_model` first (``evaluate`` does).
+    through :func:`stance.model.context_for_model` first (``evaluate`` does).
     """
-    if hasattr(model, "predict_proba_with_truncation"):
+    if hasattr(model, "runtime"):
         bar = _progress_bar(len(claims), enabled=progress)
-        kwargs = {} if contexts is None else {"contexts": contexts}
         try:
-            probabilities, truncated = model.predict_proba_with_truncation(
-                claims, responses, on_batch=bar.update, **kwargs
+            probabilities, truncated = model.runtime.probabilities(
+                claims,
+                responses,
+                contexts,
+                temperature=model.temperature,
+                on_batch=bar.update,
             )
         finally:
             bar.close()
@@ -385,8 +388,10 @@ def evaluate(
     """
     labels = tuple(model.labels)
     use_context = context_column is not None
-    if hasattr(model, "context_for_model"):
-        use_context = model.context_for_model(use_context, stacklevel=2)
+    if hasattr(model, "uses_context"):
+        from stance.model import context_for_model
+
+        use_context = context_for_model(model, use_context, stacklevel=2)
     label_map = _label_map_dict(label_map)
     filter_values = describe_filters(filters)
     data = read_labelled(

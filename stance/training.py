@@ -17,13 +17,13 @@ adapter through ``peft``, and writes a model directory with a model card that
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,11 @@ from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
 from stance.labels import resolve_labels
 from stance.losses import focal_loss
 from stance.model import context_values
+from stance.model_config import ModelConfig
 from stance.training_config import TrainConfig
+
+if TYPE_CHECKING:
+    from stance.model import StanceClassifier
 
 
 @dataclass
@@ -285,10 +289,10 @@ def train(
     config: TrainConfig | str | os.PathLike[str],
     *,
     output_dir: str | os.PathLike[str] | None = None,
-    overrides: list[str] = (),
+    overrides: Sequence[str] = (),
     resume: bool = False,
     progress: bool = True,
-) -> Any:
+) -> StanceClassifier:
     """Train a model as ``config`` says and return it loaded as a ``StanceClassifier``.
 
     ``config`` is a :class:`TrainConfig` or a YAML path; ``overrides`` are ``key=value``
@@ -484,30 +488,25 @@ def _save_output(
         # The adapter's config.json is not written by peft; keep labels in stance_config.
         (out / "config.json").unlink(missing_ok=True)
     sources = source_records(config, data.train)
-    info = {
-        "library": "claimstance",
-        "version": __version__,
-        "labels": list(data.labels),
-        "max_length": config.max_length,
-        "truncation": modeldir.TRUNCATION_STRATEGY,
-        "temperature": 1.0,
-        "provenance": {
-            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "base_model": config.base_model,
-            "train_rows": len(data.train),
-            "validation_rows": 0 if data.validation is None else len(data.validation),
-            "truncated_train_pairs": truncated,
-            "sources": sources,
-            "metrics": metrics,
-        },
+    provenance = {
+        "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "base_model": config.base_model,
+        "train_rows": len(data.train),
+        "validation_rows": 0 if data.validation is None else len(data.validation),
+        "truncated_train_pairs": truncated,
+        "sources": sources,
+        "metrics": metrics,
     }
     if config.uses_context:
-        info["context_encoding"] = modeldir.CONTEXT_ENCODING
         with_context = int(data.train["context"].map(lambda c: isinstance(c, str)).sum())
-        info["provenance"]["train_rows_with_context"] = with_context
-    if is_adapter:
-        info["base_model"] = config.base_model
-    (out / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+        provenance["train_rows_with_context"] = with_context
+    ModelConfig(
+        labels=data.labels,
+        max_length=config.max_length,
+        provenance=provenance,
+        context_encoding=modeldir.CONTEXT_ENCODING if config.uses_context else None,
+        base_model=config.base_model if is_adapter else None,
+    ).stamped().write(out)
     import yaml
 
     (out / "training_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -164,8 +164,8 @@ def context_model_dir(tiny_model_dir, tmp_path_factory):
     from stance.modeldir import CONTEXT_ENCODING
 
     clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
-    clf.context_encoding = CONTEXT_ENCODING
-    return clf.save(tmp_path_factory.mktemp("tiny-context"))
+    with_context = clf.with_settings(context_encoding=CONTEXT_ENCODING)
+    return with_context.save(tmp_path_factory.mktemp("tiny-context"))
 
 
 @pytest.fixture()

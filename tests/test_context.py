@@ -198,8 +198,7 @@ def test_model_dir_records_the_context_encoding_and_a_reload_uses_it(
     assert "context_encoding" not in json.loads((tiny_model_dir / "stance_config.json").read_text())
     clf = StanceClassifier.load(context_model_dir, precision="fp32")
     assert clf.context_encoding == CONTEXT_ENCODING and clf.uses_context
-    _, runtime_tokenizer = clf._get_runtime()  # the encoder predictions run on
-    assert runtime_tokenizer.context_encoding == CONTEXT_ENCODING
+    assert clf.runtime.pair_tokenizer.context_encoding == CONTEXT_ENCODING
     again = StanceClassifier.load(clf.save(tmp_path / "copy"), precision="fp32")
     assert again.context_encoding == CONTEXT_ENCODING
     np.testing.assert_array_equal(again.predict_proba(ROWS), clf.predict_proba(ROWS))

@@ -86,7 +86,7 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tiny_m
     torch.set_num_threads(1)  # as in the subprocesses (OMP_NUM_THREADS=1)
     try:
         clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
-        clf.info["source"] = str(tiny_model_dir)  # as the CLI records it
+        assert clf.source == str(tiny_model_dir)  # as the CLI records it (resume checks it)
         scoring.score_file(source, reference, clf, progress=False, chunk_rows=CHUNK)
     finally:
         torch.set_num_threads(threads)

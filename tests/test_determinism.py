@@ -4,6 +4,8 @@ the torch thread count, or how many threads share one classifier."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import pickle
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +16,8 @@ import pandas as pd
 import pytest
 import torch
 
+import stance.model
 from stance import StanceClassifier
-from stance.inference import PairTokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 WORDS = "the offensive has failed no it does not prices rose fell city minister denied".split()
@@ -80,17 +82,15 @@ def test_bf16_stays_within_the_documented_tolerance():
     suite = pd.read_json(REPO / "eval" / "behavioural" / "suite.jsonl", lines=True)
     pairs = list(zip(suite["claim"], suite["response"], strict=True))[::3]
     fp32 = StanceClassifier.load(precision="fp32")
-    bf16 = StanceClassifier(
-        fp32.model,
-        fp32.tokenizer,
-        max_length=fp32.max_length,
-        precision="fp32",
-        temperature=fp32.temperature,
+    # the same runtime with the model in bf16, which precision="bf16" refuses on a CPU
+    # without native bf16 (where torch emulates it)
+    bf16 = dataclasses.replace(
+        fp32.runtime, model=copy.deepcopy(fp32.model).to(torch.bfloat16).eval()
     )
-    model = copy.deepcopy(fp32.model).to(torch.bfloat16).eval()
-    bf16._runtime = (model, PairTokenizer(bf16.tokenizer, bf16.max_length))
-    expected, got = fp32.predict_proba(pairs), bf16.predict_proba(pairs)
-    assert fp32.compute_dtype == torch.float32 and bf16.compute_dtype == torch.bfloat16
+    expected = fp32.predict_proba(pairs)
+    claims, responses = (list(texts) for texts in zip(*pairs, strict=True))
+    got, _ = bf16.probabilities(claims, responses, temperature=fp32.temperature)
+    assert fp32.compute_dtype == torch.float32 and bf16.dtype == torch.bfloat16
     assert not np.array_equal(got, expected)  # bf16 really ran
     np.testing.assert_allclose(got, expected, atol=BF16_TOLERANCE, rtol=0)
 
@@ -125,19 +125,19 @@ def test_threads_sharing_one_classifier_match_serial_use(tiny_model_dir):
 
 def test_lazy_runtime_is_built_once_under_concurrent_first_use(tiny_model_dir, monkeypatch):
     clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
-    real_build, builds = clf._build_runtime, []
+    real_build, builds = stance.model.build_runtime, []
 
-    def slow_build():
+    def slow_build(*args):
         builds.append(threading.get_ident())
         time.sleep(0.05)  # widen the window in which a second thread could start a build
-        return real_build()
+        return real_build(*args)
 
-    monkeypatch.setattr(clf, "_build_runtime", slow_build)
+    monkeypatch.setattr(stance.model, "build_runtime", slow_build)
     start = threading.Barrier(6)
 
     def first_use(_):
         start.wait()
-        return clf._get_runtime()
+        return clf.runtime
 
     with ThreadPoolExecutor(6) as pool:
         runtimes = list(pool.map(first_use, range(6)))
@@ -145,9 +145,42 @@ def test_lazy_runtime_is_built_once_under_concurrent_first_use(tiny_model_dir, m
     assert all(runtime is runtimes[0] for runtime in runtimes)
 
 
+def test_each_classifier_builds_its_runtime_without_waiting_for_another(tiny_clf, monkeypatch):
+    """One lock per classifier: a slow first build of one does not hold up another's."""
+    real_build = stance.model.build_runtime
+    started, released, waits = threading.Event(), threading.Event(), []
+
+    def build(model, tokenizer, settings):
+        if settings.max_length == 17:  # the slow one
+            started.set()
+            waits.append(released.wait(timeout=10))
+        return real_build(model, tokenizer, settings)
+
+    monkeypatch.setattr(stance.model, "build_runtime", build)
+    slow = tiny_clf.with_settings(max_length=17)
+    first = threading.Thread(target=lambda: slow.runtime)
+    first.start()
+    assert started.wait(timeout=10)
+    assert tiny_clf.runtime.pair_tokenizer.max_length == 64  # built while the other waits
+    assert first.is_alive()
+    released.set()
+    first.join()
+    assert waits == [True] and slow.runtime.pair_tokenizer.max_length == 17
+
+
+def test_a_pickled_classifier_predicts_the_same(tiny_clf):
+    pairs = _pairs(10, seed=4)
+    with pytest.warns(UserWarning):  # some pairs are truncated
+        expected = tiny_clf.predict_proba(pairs)
+    copied = pickle.loads(pickle.dumps(tiny_clf))
+    with pytest.warns(UserWarning):
+        np.testing.assert_array_equal(copied.predict_proba(pairs), expected)
+    assert copied.runtime is not tiny_clf.runtime  # its own, with its own lock
+
+
 def test_pair_tokenizer_is_thread_safe(tiny_clf):
     """The fast tokenizer's settings are fixed once: concurrent encodes equal serial ones."""
-    pair_tokenizer = tiny_clf._get_runtime()[1]
+    pair_tokenizer = tiny_clf.runtime.pair_tokenizer
     batches = [_pairs(50, seed=s) for s in range(16)]
     expected = [pair_tokenizer.encode(*zip(*batch, strict=True)) for batch in batches]
     start = threading.Barrier(8)

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import import_script
 
 from stance import InputDataError
 from stance.cli import main
@@ -21,7 +22,7 @@ from stance.documents import (
     split_sentences,
 )
 from stance.errors import ConfigError
-from stance.inference import PairTokenizer
+from stance.inference import PairTokenizer, Runtime
 from stance.scoring import evidence_columns
 
 BACKGROUND = [
@@ -53,7 +54,7 @@ def fake_proba(marker: str = "denied", labels=("support", "denial", "neutral")):
     calls: list[list[str]] = []
     denial, neutral = labels.index("denial"), labels.index("neutral")
 
-    def proba(claims, texts, on_batch=None):
+    def proba(claims, texts, contexts=None, *, temperature=1.0, on_batch=None):
         calls.append(list(texts))
         p = np.full((len(texts), len(labels)), 0.05)
         for i, text in enumerate(texts):
@@ -66,6 +67,11 @@ def fake_proba(marker: str = "denied", labels=("support", "denial", "neutral")):
 
     proba.calls = calls
     return proba
+
+
+def score_with(monkeypatch, scorer) -> None:
+    """Let ``scorer`` (a fake) stand in for every classifier's forward passes in a test."""
+    monkeypatch.setattr(Runtime, "probabilities", staticmethod(scorer))
 
 
 def check_spans(document: str) -> list:
@@ -212,7 +218,7 @@ def test_credit_lines_are_never_scored_and_no_window_spans_them(tiny_clf):
 # ---------------------------------------------------------------- aggregation
 def test_planted_denial_is_found_in_a_long_neutral_document(tiny_clf, monkeypatch):
     fake = fake_proba()
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    score_with(monkeypatch, fake)
     document = long_document()
     result = tiny_clf.predict_document("the offensive has failed", document)
     assert result.label == "denial"
@@ -367,7 +373,7 @@ def test_claim_overlap_needs_a_gate_and_a_share():
 
 def test_sentence_gate_scores_fewer_sentences_and_keeps_the_planted_denial(tiny_clf, monkeypatch):
     fake = fake_proba()
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    score_with(monkeypatch, fake)
     document = long_document()
     gated = Aggregation("max", "all", 0.5, 0.8, sentence_gate=0.2)
     result = tiny_clf.predict_document("the offensive has failed", document, aggregation=gated)
@@ -381,7 +387,7 @@ def test_sentence_gate_scores_fewer_sentences_and_keeps_the_planted_denial(tiny_
 
 
 def test_gated_evidence_comes_only_from_open_windows(tiny_clf, monkeypatch):
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
+    score_with(monkeypatch, fake_proba())
     neutral_text = long_document(planted_at=0)[40:]  # no denial: no window opens
     gated = tiny_clf.predict_document("the offensive has failed", neutral_text)
     assert gated.evidence == () and gated.top("denial") is None
@@ -392,7 +398,7 @@ def test_gated_evidence_comes_only_from_open_windows(tiny_clf, monkeypatch):
 
 
 def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake_proba())
+    score_with(monkeypatch, fake_proba())
     result = tiny_clf.predict_document("the offensive has failed", long_document(planted_at=0)[40:])
     assert "denied" not in long_document(planted_at=0)[40:].lower()
     assert result.label == "neutral"
@@ -400,7 +406,7 @@ def test_document_without_a_denial_is_neutral(tiny_clf, monkeypatch):
 
 def test_all_documents_are_scored_together_one_call_per_pass(tiny_clf, monkeypatch):
     fake = fake_proba()
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", fake)
+    score_with(monkeypatch, fake)
     pairs = [("claim one", long_document()), ("claim two", "No, it does not."), ("c", "Yes.")]
     results = tiny_clf.predict_documents(pairs)
     assert [r.label for r in results] == ["denial", "neutral", "neutral"]
@@ -408,8 +414,14 @@ def test_all_documents_are_scored_together_one_call_per_pass(tiny_clf, monkeypat
     assert "Yes." in first and "No, it does not." in first  # every document in call one
     # then one call for the sentences the gate opens; evidence comes from those
     assert len(fake.calls) == 2
+    fake.calls.clear()
     assert len(tiny_clf.predict_documents(pairs, aggregation="max-sentences")) == 3
-    assert len(fake.calls) <= 5  # without a gate: one call, plus one for evidence
+    assert len(fake.calls) == 1  # every sentence at once: the evidence is among them
+    fake.calls.clear()
+    assert len(tiny_clf.predict_documents(pairs, aggregation="max-windows")) == 3
+    windows, evidence = fake.calls  # then the best windows' unscored sentences, for evidence
+    assert "Yes." in windows and "No, it does not." in windows
+    assert PLANTED.capitalize() in evidence and not set(evidence) & set(windows)
 
 
 def test_short_response_gives_the_pair_probabilities(tiny_clf):
@@ -452,51 +464,20 @@ def test_bad_aggregation_is_a_config_error(tiny_clf):
     assert DEFAULT_AGGREGATION in AGGREGATIONS
 
 
-BRIDGE_CLAIM = "The Riverside bridge has been closed to traffic."
-BRIDGE_BACKGROUND = [
-    "The Riverside bridge was built in 1932 and crosses the Elm river.",
-    "Local shops depend on visitors who come from the other side of the river.",
-    "The bridge is made of steel and stone.",
-    "Many residents cross the river by bridge every day.",
-    "The bridge was last repainted in 2015.",
-    "Tourists often photograph the bridge at sunset.",
-    "The town has two other bridges further downstream.",
-    "A local historian has written a book about the bridge.",
-    "Cyclists use the bridge on their way to work.",
-    "The council is responsible for maintaining the bridge.",
-]
-
-
 def test_default_model_finds_a_quoted_denial():
-    """40 background sentences about the bridge, one quoted denial."""
+    """40 background sentences about the bridge, one quoted denial (a probe of
+    eval/document_probes.py; the same 40 sentences without the denial, which the
+    default model is known to call denial, are measured there, not here)."""
     from stance import StanceClassifier
 
+    probes = import_script("eval/document_probes.py")
     clf = StanceClassifier.load()
-    denial = '"No, the Riverside bridge has not been closed to traffic," the mayor said.'
-    sentences = BRIDGE_BACKGROUND * 4
-    sentences.insert(23, denial)
-    document = " ".join(sentences)
-    result = clf.predict_document(BRIDGE_CLAIM, document)
+    document = probes.bridge_document(with_denial=True)
+    result = clf.predict_document(probes.BRIDGE_CLAIM, document)
     assert result.n_sentences == 41
     assert result.label == "denial"
     top = result.top("denial")
-    assert top.text == denial and document[top.start : top.end] == denial
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="default model v7 calls this background denial (0.44 against neutral 0.40; its "
-    "strongest sentence 'The Riverside bridge was built in 1932 ...' at denial 0.68; v6 "
-    "0.49 against 0.35 and 0.52): a known regression from v5, listed in the model card",
-)
-def test_default_model_calls_background_about_the_claim_neutral():
-    """The same 40 sentences without the denial. v5 says neutral 0.47 against denial 0.33
-    (v4: 0.42 against 0.38); v3 said denial (0.42 against 0.38) and v2 neutral (0.45
-    against 0.36), so this test was an expected failure for v3, and is again for v6 and v7."""
-    from stance import StanceClassifier
-
-    clf = StanceClassifier.load()
-    assert clf.predict_document(BRIDGE_CLAIM, " ".join(BRIDGE_BACKGROUND * 4)).label == "neutral"
+    assert top.text == probes.QUOTED_DENIAL and document[top.start : top.end] == top.text
 
 
 # ---------------------------------------------------------------- CLI
@@ -559,16 +540,16 @@ def test_documents_resume_after_interruption(tiny_clf, tmp_path, monkeypatch):
     )
     source, target = tmp_path / "docs.csv", tmp_path / "out.csv"
     frame.to_csv(source, index=False)
-    real = tiny_clf.predict_proba_with_truncation
+    real = tiny_clf.runtime.probabilities
     seen = {"calls": 0}
 
-    def flaky(claims, texts, on_batch=None):
+    def flaky(claims, texts, contexts=None, *, temperature, on_batch=None):
         seen["calls"] += 1
         if seen["calls"] == 3:
             raise KeyboardInterrupt
-        return real(claims, texts, on_batch=on_batch)
+        return real(claims, texts, contexts, temperature=temperature, on_batch=on_batch)
 
-    monkeypatch.setattr(tiny_clf, "predict_proba_with_truncation", flaky)
+    score_with(monkeypatch, flaky)
     with pytest.raises(KeyboardInterrupt):
         score_file(source, target, tiny_clf, documents=True, chunk_rows=2, progress=False)
     assert not target.exists()

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from stance import StanceClassifier
+from stance.calibration import fit_temperature, logits_of
 from stance.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -46,7 +49,16 @@ def test_eval_and_calibrate_run_on_the_labelled_examples(tiny_model_dir, tmp_pat
     assert metrics["data"]["rows_after_filter"] == 12
     calibrated = tmp_path / "calibrated"
     assert main(["calibrate", data, *args, "--output-model", str(calibrated)]) == 0
-    assert StanceClassifier.load(calibrated).temperature > 0
+    # the copy holds the temperature that fits the 12 dev rows, and says so
+    dev = pd.read_csv(EXAMPLES / "labelled.csv").query("split == 'dev'")
+    clf = StanceClassifier.load(tiny_model_dir)  # the precision the command used
+    logits = logits_of(clf, dev["claim"].tolist(), dev["response"].tolist())
+    gold = np.array([clf.labels.index(label) for label in dev["label"]])
+    copy = StanceClassifier.load(calibrated)
+    assert copy.temperature == pytest.approx(fit_temperature(logits, gold))
+    assert copy.temperature != clf.temperature
+    assert copy.config.calibration["rows"] == 12
+    assert copy.config.calibration["filters"] == {"split": ["dev"]}
 
 
 def test_example_training_config_trains(tiny_base_dir, tmp_path):

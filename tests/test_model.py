@@ -1,16 +1,18 @@
-"""StanceClassifier: shapes, label order, input order, save/load, loading errors."""
+"""StanceClassifier: what predict_proba computes, label order, input order, settings,
+save/load, loading errors."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from stance import ModelLoadError, StanceClassifier, TruncationWarning
-from stance.errors import InputDataError
+from stance.errors import ConfigError, InputDataError
 
 PAIRS = [
     ("the offensive has failed", "no it does not"),
@@ -21,11 +23,32 @@ PAIRS = [
 ]
 
 
-def test_predict_proba_shape_and_rows_sum_to_one(tiny_clf):
+def _softmax_of_the_model(clf, claim: str, response: str, temperature: float = 1.0):
+    """The probabilities of one pair computed by hand: tokenizer, model, softmax."""
+    import torch
+
+    batch = clf.tokenizer([claim], [response], return_tensors="pt")
+    with torch.no_grad():
+        logits = clf.model(**batch).logits[0].double()
+    return torch.softmax(logits / temperature, dim=-1).numpy()
+
+
+def test_predict_proba_is_the_softmax_of_the_model_on_each_pair(tiny_clf):
     probabilities = tiny_clf.predict_proba(PAIRS)
-    assert isinstance(probabilities, np.ndarray)
-    assert probabilities.shape == (len(PAIRS), 3)
+    assert isinstance(probabilities, np.ndarray) and probabilities.shape == (len(PAIRS), 3)
+    for row, (claim, response) in zip(probabilities, PAIRS, strict=True):
+        np.testing.assert_allclose(row, _softmax_of_the_model(tiny_clf, claim, response), atol=1e-5)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+    assert len({tuple(np.round(row, 3)) for row in probabilities}) == len(PAIRS)  # all differ
+
+
+def test_temperature_divides_the_logits(tiny_clf):
+    claim, response = PAIRS[1]
+    softer = tiny_clf.with_settings(temperature=2.5).predict_proba([(claim, response)])[0]
+    np.testing.assert_allclose(
+        softer, _softmax_of_the_model(tiny_clf, claim, response, 2.5), atol=1e-5
+    )
+    assert softer.max() < tiny_clf.predict_proba([(claim, response)])[0].max()
 
 
 def test_labels_come_from_the_model_config_in_column_order(tiny_clf, tiny_fnc_model_dir):
@@ -33,7 +56,31 @@ def test_labels_come_from_the_model_config_in_column_order(tiny_clf, tiny_fnc_mo
     assert list(tiny_clf.classes_) == ["support", "denial", "neutral"]
     fnc = StanceClassifier.load(tiny_fnc_model_dir, precision="fp32")
     assert fnc.labels == ("agree", "disagree", "discuss", "unrelated")
-    assert fnc.predict_proba(PAIRS).shape == (len(PAIRS), 4)
+    probabilities = fnc.predict_proba(PAIRS)
+    assert probabilities.shape == (len(PAIRS), 4)
+    order = fnc.model.config.id2label  # column j is the model's output j
+    assert [order[j] for j in range(4)] == list(fnc.labels)
+    assert fnc.predict(PAIRS) == [fnc.labels[j] for j in probabilities.argmax(axis=1)]
+
+
+def test_settings_are_fixed_and_with_settings_gives_a_classifier_with_others(tiny_clf):
+    with pytest.raises(
+        AttributeError, match=r"max_length is fixed .*with_settings\(max_length=16\)"
+    ):
+        tiny_clf.max_length = 16
+    short = tiny_clf.with_settings(max_length=16)
+    assert (short.max_length, tiny_clf.max_length) == (16, 64)
+    assert short.model is tiny_clf.model and short.source == tiny_clf.source
+    pair = [("the minister denied the report", "prices rose in the city " * 4)]
+    with pytest.warns(TruncationWarning, match="1 of 1 pairs"):
+        short.predict_proba(pair)  # the runtime follows the new max_length
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        tiny_clf.predict_proba(pair)  # the original still fits the pair whole
+    with pytest.raises(ConfigError, match=r"unknown settings \['max_lenght'\].*'max_length'"):
+        tiny_clf.with_settings(max_lenght=16)
+    with pytest.raises(ConfigError, match="max_length must be an integer >= 8, got 4"):
+        tiny_clf.with_settings(max_length=4)
 
 
 def test_predict_is_argmax_of_predict_proba(tiny_clf):
@@ -157,9 +204,8 @@ def test_truncation_keeps_the_claim_and_is_reported(tiny_model_dir):
     ]
     with pytest.warns(TruncationWarning, match="2 of 3 pairs"):
         clf.predict_proba(pairs)
-    _, runtime_tokenizer = clf._get_runtime()  # the encoder predict_proba runs on
     claims, responses = zip(*pairs, strict=True)
-    encoded = runtime_tokenizer.encode(claims, responses)
+    encoded = clf.runtime.pair_tokenizer.encode(claims, responses)  # what predict_proba ran
     assert encoded.truncated.tolist() == [True, False, True]
     for i in (0, 2):
         claim_ids, response_ids, cls, sep = _pair_ids(clf, *pairs[i])
@@ -182,8 +228,7 @@ def test_claim_longer_than_max_length_is_cut_too(tiny_model_dir):
     with pytest.warns(TruncationWarning, match="1 of 1 pairs"):
         probabilities = clf.predict_proba([(claim, response)])
     assert probabilities.shape == (1, 3)
-    _, runtime_tokenizer = clf._get_runtime()
-    encoded = runtime_tokenizer.encode([claim], [response])
+    encoded = clf.runtime.pair_tokenizer.encode([claim], [response])
     claim_ids, response_ids, cls, sep = _pair_ids(clf, claim, response)
     assert len(claim_ids) == len(claim.split()) > 12 and len(response_ids) == 1
     # The claim alone does not fit: it is cut to its first tokens, the short response kept.
@@ -270,8 +315,10 @@ def test_default_model_is_shipped_and_loads():
     clf = StanceClassifier.load()
     assert clf.labels == ("support", "denial", "neutral")
     assert clf.info["source"] == "default"
-    probabilities = clf.predict_proba([("The bridge is closed.", "The bridge is closed.")])
-    assert probabilities.shape == (1, 3)
+    # the README's example, and a claim restated word for word
+    pairs = [("The Kharkiv offensive has failed.", "No, it doesn't.")]
+    pairs.append(("The bridge is closed.", "The bridge is closed."))
+    assert clf.predict(pairs) == ["denial", "support"]
 
 
 def test_missing_default_model_says_so(tmp_path, monkeypatch):

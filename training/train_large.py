@@ -35,14 +35,15 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 def export(run_dir: Path, target: Path) -> None:
     """Write the LoRA run in ``run_dir`` to ``target``, checked against the run itself."""
-    from stance import StanceClassifier, bases, modeldir
+    from stance import StanceClassifier, bases
+    from stance.model_config import ModelConfig
 
     base = bases.MPNET
-    info = modeldir.read_stance_config(run_dir)
-    if info.get("base_model") != base.name:
+    config = ModelConfig.read(run_dir)
+    if config.base_model != base.name:
         raise ValueError(
             f"{run_dir} is not a LoRA adapter on the {base.name!r} base "
-            f"(base_model {info.get('base_model')!r}); train it with configs/large_model.yaml"
+            f"(base_model {config.base_model!r}); train it with configs/large_model.yaml"
         )
     if target.exists():
         shutil.rmtree(target)
@@ -52,10 +53,11 @@ def export(run_dir: Path, target: Path) -> None:
     adapter_config = json.loads((target / "adapter_config.json").read_text())
     adapter_config["base_model_name_or_path"] = base.name  # not this machine's cache path
     (target / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2) + "\n")
-    info["base_sha256"] = base.weights.sha256
-    info["base_model_version"] = f"{', '.join(base.distributions)} 0.0.1 ({base.upstream})"
-    info["provenance"]["stages"] = stage_chain(run_dir)
-    (target / modeldir.STANCE_CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+    config.replace(
+        base_sha256=base.weights.sha256,
+        base_model_version=f"{', '.join(base.distributions)} 0.0.1 ({base.upstream})",
+        provenance={**config.provenance, "stages": stage_chain(run_dir)},
+    ).write(target)
     shutil.copy(run_dir / "README.md", target / "README.md")
     shutil.copy(run_dir / "training_config.yaml", target / "training_config.yaml")
     trained = StanceClassifier.load(run_dir, precision="fp32")

@@ -84,7 +84,7 @@ class StanceScorer:
         device: str | None = None,
     ) -> None:
         from stance.cli_common import quiet_transformers
-        from stance.model import StanceClassifier
+        from stance.model import StanceClassifier, context_for_model
 
         quiet_transformers()
         self.clf: StanceClassifier = StanceClassifier.load(
@@ -93,7 +93,7 @@ class StanceScorer:
         self.claim_column = claim_column
         self.response_column = response_column
         self.context_column = context_column  # as given: checked against every batch
-        use = self.clf.context_for_model(given=context_column is not None, stacklevel=2)
+        use = context_for_model(self.clf, given=context_column is not None, stacklevel=2)
         self.scored_context = context_column if use else None
         self.prefix = prefix
         self.added = output_columns(self.clf.labels, prefix)
