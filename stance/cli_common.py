@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from stance.defaults import DEFAULT_BATCH_SIZE
+
 EPILOG = """exit codes: 0 ok, 1 internal error (a bug), 2 bad option or config,
 3 input data problem, 4 model problem, 5 output problem, 130 interrupted"""
 
@@ -55,7 +57,7 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def load_classifier(args: argparse.Namespace, batch_size: int = 32):
+def load_classifier(args: argparse.Namespace, batch_size: int = DEFAULT_BATCH_SIZE):
     """Load the classifier named by ``--model`` / ``--precision``."""
     from stance.model import StanceClassifier
 

@@ -22,7 +22,9 @@ from stance.cli_common import (
     positive_int,
     quiet_transformers,
 )
+from stance.defaults import DEFAULT_BATCH_SIZE
 from stance.errors import InputDataError
+from stance.progress import truncation_message
 
 __all__ = ["register"]
 
@@ -71,7 +73,11 @@ def _data_options(sub: argparse.ArgumentParser) -> None:
         "dict columns; the same COL twice keeps either value), e.g. --filter split=test",
     )
     sub.add_argument(
-        "--batch-size", type=positive_int, default=32, metavar="N", help="pairs per forward pass"
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="pairs per forward pass",
     )
     sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -204,11 +210,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if m.get("truncated"):
-        print(
-            f"{m['truncated']:,} pairs were longer than {clf.max_length} tokens: their "
-            "responses were cut (claims kept whole)",
-            file=sys.stderr,
-        )
+        print(truncation_message(m["truncated"], clf.max_length, total=m["n"]), file=sys.stderr)
     return 0
 
 

@@ -31,13 +31,13 @@ import torch
 
 from stance import licences, metrics, modeldir
 from stance._version import __version__
+from stance.columns import context_values
 from stance.data import keep_share, load_source, offtopic_pairs, split_by_claim
 from stance.debias import claim_only_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
 from stance.labels import resolve_labels
 from stance.losses import focal_loss
-from stance.model import context_values
 from stance.training_config import TrainConfig
 
 

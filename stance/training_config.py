@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stance.columns import Columns
 from stance.errors import ConfigError, did_you_mean
 from stance.modeldir import BASE_MODEL_PACKAGE, SHIPPED_MODEL
 
@@ -76,6 +77,23 @@ class SourceConfig:
             return self.name
         p = Path(self.path)
         return p.parent.name if p.stem in ("pairs", "train", "data") else p.stem.split(".")[0]
+
+    @property
+    def columns(self) -> Columns:
+        """The source's columns, label map and filter as one value.
+
+        >>> SourceConfig(path="t.csv", label_column="stance", filter={"split": "train"}).columns
+        Columns(claim='claim', response='response', context=None, label='stance', \
+label_map={}, filters={'split': ('train',)}, prefix='')
+        """
+        return Columns(
+            claim=self.claim_column,
+            response=self.response_column,
+            context=self.context_column,
+            label=self.label_column,
+            label_map=self.label_map,
+            filters=self.filter,
+        )
 
 
 @dataclass
