@@ -128,9 +128,9 @@ class StanceScorer:
         warn_truncated(truncated, len(scored), self.clf.max_length, fix=fix, stacklevel=2)
         if not arrow:
             return scored
-        from stance.io import _arrow_table  # the conversion stance score uses for Parquet
+        from stance.io import arrow_table  # the conversion stance score uses for Parquet
 
-        return _arrow_table(scored)
+        return arrow_table(scored)
 
 
 def score_dataset(
