@@ -34,11 +34,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine import cpu_name
 
 from stance import metrics
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_name  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

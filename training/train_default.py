@@ -302,8 +302,7 @@ def write_augment_data(path: Path) -> None:
     script = Path(__file__).resolve().parent / "augment.py"
     if path.is_file() and path.stat().st_mtime >= script.stat().st_mtime:
         return
-    sys.path.insert(0, str(script.parent))
-    import augment
+    import augment  # beside this script, which Python puts first on sys.path
 
     augment.main(["--out", str(path)])
 
