@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 from stance._version import __version__
 from stance.cli_common import (
     EPILOG,
+    add_batch_size_option,
     add_model_options,
     load_classifier,
-    positive_int,
     quiet_transformers,
 )
-from stance.defaults import DEFAULT_BATCH_SIZE
 from stance.errors import StanceError
 from stance.progress import truncation_message
 
@@ -83,13 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="column with the post each response answers (empty: none); dotted names "
         "reach into dict columns, e.g. meta.parent_text",
     )
-    score.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        metavar="N",
-        help="pairs per forward pass",
-    )
+    add_batch_size_option(score)
     score.add_argument("--prefix", default="", help="prefix for the added column names")
     score.add_argument(
         "--resume", action="store_true", help="continue an interrupted run into the same OUTPUT"

@@ -49,6 +49,17 @@ def add_model_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def add_batch_size_option(sub: argparse.ArgumentParser) -> None:
+    """Add ``--batch-size`` (pairs per forward pass) to a subcommand that scores many pairs."""
+    sub.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="pairs per forward pass",
+    )
+
+
 def quiet_transformers() -> None:
     """Keep the CLI's stderr for our own messages (transformers' bars and load reports off)."""
     import transformers

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from stance.cli_common import (
     EPILOG,
+    add_batch_size_option,
     add_model_options,
     load_classifier,
-    positive_int,
     quiet_transformers,
 )
-from stance.defaults import DEFAULT_BATCH_SIZE
 from stance.errors import InputDataError
 from stance.progress import truncation_message
 
@@ -72,13 +71,7 @@ def _data_options(sub: argparse.ArgumentParser) -> None:
         help="keep rows whose COL equals VALUE (compared as text; dotted COL reaches into "
         "dict columns; the same COL twice keeps either value), e.g. --filter split=test",
     )
-    sub.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        metavar="N",
-        help="pairs per forward pass",
-    )
+    add_batch_size_option(sub)
     sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 

@@ -45,8 +45,10 @@ class SourceConfig:
             :data:`stance.modeldir.CONTEXT_ENCODING`) and records it.
         label_map: source label -> model label (labels already in the model map to
             themselves).
-        filter: keep rows whose column equals the value (or is in the list); dotted
-            names reach into dict columns, e.g. ``meta.task: negation``.
+        filter: keep rows whose column equals the value (or is in the list), compared
+            as text as ``stance eval --filter`` compares (``fold: 1`` keeps ``"1"`` in a
+            CSV and ``1`` in JSONL); dotted names reach into dict columns, e.g.
+            ``meta.task: negation``.
         max_rows: cap after filtering (a seeded random sample).
         weight: rows drawn = weight x rows (after the cap); <1 subsamples, >1 repeats.
         balance_classes: resample this source so each label has the same count (the mean).
