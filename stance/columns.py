@@ -53,6 +53,7 @@ __all__ = [
     "Columns",
     "LabelledOptions",
     "PairOptions",
+    "check_added",
     "check_columns",
     "check_first_rows",
     "check_nested_key",
@@ -358,11 +359,9 @@ def check_columns(
     source: str,
     *,
     labelled: bool = False,
-    added: Sequence[str] = (),
     fix: str = "Pass the right name with {option}.",
 ) -> None:
-    """Fail clearly when a column ``columns`` names is not among ``found``, or when a
-    column scoring would add (``added``) is there already.
+    """Fail clearly when a column ``columns`` names is not among ``found``.
 
     A dotted name passes when it is a column or its first part is. ``labelled`` also
     checks the label and filter columns. ``fix`` ends the message; ``{option}`` in it is
@@ -384,6 +383,16 @@ def check_columns(
                 f"{source} has no {role} column {name!r}; columns found: {found}."
                 f"{did_you_mean(name, found)} {how}"
             )
+
+
+def check_added(found: Sequence[str], added: Sequence[str], source: str) -> None:
+    """Fail when a column scoring would add (``added``) is among ``found`` already.
+
+    >>> check_added(["claim", "label"], ["label", "error"], "t.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stance.errors.InputDataError: t.csv already has column(s) ['label'], ... --prefix pred_ ...
+    """
     clashes = [c for c in added if c in found]
     if clashes:
         raise InputDataError(
@@ -447,9 +456,9 @@ def check_first_rows(path: Path, name: str, option: str, rows: int = 2048) -> No
 def check_table(
     path: Path, columns: Columns, *, labelled: bool = False, added: Sequence[str] = ()
 ) -> None:
-    """:func:`check_columns` on the columns of the table file ``path`` (when it knows them
-    before reading rows), and for a dotted context name :func:`check_first_rows`: every
-    check that can run before a model loads.
+    """:func:`check_columns` and :func:`check_added` on the columns of the table file
+    ``path`` (when it knows them before reading rows), and for a dotted context name
+    :func:`check_first_rows`: every check that can run before a model loads.
 
     Only the context's key is looked for in the rows: a mistyped key of another column
     shows anyway (rows without a claim are reported, a filter that keeps nothing lists
@@ -460,7 +469,8 @@ def check_table(
     found = io.read_columns(path)
     if not found:
         return
-    check_columns(found, columns, str(path), labelled=labelled, added=added)
+    check_columns(found, columns, str(path), labelled=labelled)
+    check_added(found, added, str(path))
     if columns.context is not None and columns.context not in found:
         check_first_rows(path, columns.context, OPTIONS["context"])
 

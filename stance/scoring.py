@@ -29,6 +29,7 @@ from stance.columns import (
     PAIR_OPTIONS,
     Columns,
     PairOptions,
+    check_added,
     check_columns,
     check_table,
     column_values,
@@ -236,7 +237,9 @@ def score_file(
     chunk_rows = chunk_rows or (DOCUMENT_CHUNK_ROWS if documents else CHUNK_ROWS)
     try:
         for chunk in io.iter_batches(input_path, chunk_rows, skip_rows=writer.rows_done):
-            check_columns([str(c) for c in chunk.columns], columns, str(input_path), added=added)
+            found = [str(c) for c in chunk.columns]
+            check_columns(found, columns, str(input_path))
+            check_added(found, added, str(input_path))
             scored, truncated = score_frame(
                 chunk,
                 clf,

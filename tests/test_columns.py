@@ -16,6 +16,7 @@ from stance.columns import (
     LABELLED_OPTIONS,
     PAIR_OPTIONS,
     Columns,
+    check_added,
     check_columns,
     coerce_rows,
     columns_for_model,
@@ -136,7 +137,7 @@ def test_label_and_filter_columns_are_checked_only_for_labelled_tables():
 
 def test_an_added_column_that_exists_asks_for_a_prefix():
     with pytest.raises(InputDataError, match=r"already has column\(s\) \['label'\].*--prefix"):
-        check_columns(["claim", "response", "label"], Columns(), "t.csv", added=["label"])
+        check_added(["claim", "response", "label"], ["label", "error"], "t.csv")
 
 
 def test_scoring_reads_dotted_claim_and_response_columns(tiny_clf):

@@ -30,6 +30,7 @@ from stance.columns import (
     PAIR_OPTIONS,
     Columns,
     PairOptions,
+    check_added,
     check_columns,
     columns_for_model,
     output_columns,
@@ -120,7 +121,9 @@ class StanceScorer:
                 f"{type(batch).__name__}; pass batch_format='pandas' or 'pyarrow' to map_batches"
             )
         frame = batch.to_pandas() if arrow else batch
-        check_columns([str(c) for c in frame.columns], self.columns, "the batch", added=self.added)
+        found = [str(c) for c in frame.columns]
+        check_columns(found, self.columns, "the batch")
+        check_added(found, self.added, "the batch")
         scored, truncated = score_frame(frame, self.clf, columns=self.scored_columns)
         self.rows += len(scored)
         self.truncated += truncated
@@ -166,8 +169,9 @@ def score_dataset(
     columns = Columns.from_options(column_options, PAIR_OPTIONS)
     schema = dataset.schema(fetch_if_missing=False)  # known without running, e.g. Parquet
     if schema is not None:  # fail before any actor loads the model; p_* columns per batch
-        added = [f"{columns.prefix}label", f"{columns.prefix}error"]
-        check_columns([str(name) for name in schema.names], columns, "the dataset", added=added)
+        found = [str(name) for name in schema.names]
+        check_columns(found, columns, "the dataset")
+        check_added(found, [f"{columns.prefix}label", f"{columns.prefix}error"], "the dataset")
     return dataset.map_batches(
         StanceScorer,
         fn_constructor_args=(model,),
