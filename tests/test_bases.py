@@ -15,10 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import build_tiny_model_dir
 
 from stance import bases, modeldir
 from stance.bases import BaseVerificationError, PinnedBase, PinnedFile
+
+from conftest import build_tiny_model_dir
 
 FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json")
 
