@@ -13,6 +13,7 @@ model's own weights add a constant on top. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -20,9 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_description  # noqa: E402
+from machine import machine_description
 
 REPO = Path(__file__).resolve().parent.parent
 WORDS = (
@@ -64,6 +63,14 @@ def peak_rss_of(command: list[str]) -> tuple[float, float]:
     return int(out.stdout.split()[-1]) / 1024, seconds
 
 
+def tiny_model_dir(folder: Path) -> Path:
+    """The test suite's tiny random model (``tests/conftest.py``), saved in ``folder``."""
+    spec = importlib.util.spec_from_file_location("conftest", REPO / "tests" / "conftest.py")
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    return fixtures.build_tiny_model_dir(folder)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="tiny", help="'tiny', 'default' or a model directory")
@@ -75,10 +82,7 @@ def main() -> int:
         tmp_path = Path(tmp)
         model_args: list[str] = []
         if args.model == "tiny":
-            sys.path.insert(0, str(REPO / "tests"))
-            from conftest import build_tiny_model_dir
-
-            model_args = ["--model", str(build_tiny_model_dir(tmp_path / "tiny"))]
+            model_args = ["--model", str(tiny_model_dir(tmp_path / "tiny"))]
         elif args.model != "default":
             model_args = ["--model", args.model]
         machine = machine_description()

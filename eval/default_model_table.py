@@ -30,15 +30,16 @@ import hashlib
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import invariance
 import numpy as np
 import pandas as pd
+from machine import cpu_name
 
 from stance import metrics
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_name  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -132,7 +133,22 @@ def cpu_description() -> str:
     return f"{cpu_name()} ({bf16})"
 
 
-def main() -> int:
+@dataclass
+class TableScore:
+    """One dataset scored: its ``result`` for the JSON file, its Markdown ``row``, and,
+    with both precisions, its bf16/fp32 label ``agreement`` ``(n, share)`` and each pair's
+    largest probability ``gap``."""
+
+    result: dict[str, Any]
+    row: str
+    agreement: tuple[int, float] | None = None
+    gap: np.ndarray | None = None
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """The options and the precisions to run (fp32 and the one ``auto`` picks by default)."""
+    from stance.inference import cpu_supports_bf16
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model directory (default: shipped)")
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
@@ -143,100 +159,109 @@ def main() -> int:
         default=str(REPO / "configs" / "default_model_stage4_debias.yaml"),
         help="training config whose mix the claim-only model is fitted on",
     )
-    args = parser.parse_args()
-    import transformers
-
-    from stance import StanceClassifier
-    from stance.inference import cpu_supports_bf16
-
-    transformers.utils.logging.set_verbosity_error()
+    args = parser.parse_args(argv)
     auto = "bf16" if cpu_supports_bf16() else "fp32"
     precisions = args.precisions.split(",") if args.precisions else sorted({"fp32", auto})
     unknown = set(precisions) - {"fp32", "bf16"}
     if unknown:
         parser.error(f"--precisions takes fp32 and bf16, got {sorted(unknown)}")
-    headline = auto if auto in precisions else precisions[0]
-    models = {p: StanceClassifier.load(args.model, precision=p) for p in precisions}
-    rows, agreement, results = [], [], {}
-    gaps: list[np.ndarray] = []  # per pair: the largest bf16 - fp32 probability gap
-    tables: list[tuple[str, pd.DataFrame, str, float | None]] = []
+    return args, precisions
+
+
+def load_tables(data: Path) -> list[tuple[str, pd.DataFrame, str, float | None]]:
+    """``(name, pairs, metric, target)`` of every dataset found under ``data`` (the others
+    skipped with a note), then the behavioural and the invariance suites."""
+    tables = []
     for name, file, split, metric, target in DATASETS:
-        path = Path(args.data) / file
+        path = data / file
         if not path.is_file():
             print(f"skipped {name}: {path} not found", file=sys.stderr)
             continue
         frame = pd.read_json(path, lines=True)
         frame = frame[frame["split"] == split]
         if name.startswith("MNLI-mismatched"):
-            frame = mnli_mismatched_clean(frame, Path(args.data))
+            frame = mnli_mismatched_clean(frame, data)
         tables.append((name, frame, metric, target))
-    suite = pd.read_json(SUITE, lines=True)
-    tables.append(("Behavioural suite", suite, "accuracy", 0.90))
-    import invariance
+    tables.append(("Behavioural suite", pd.read_json(SUITE, lines=True), "accuracy", 0.90))
+    tables.append(("Invariance suite", invariance.load_invariance_suite(), "accuracy", None))
+    return tables
 
-    invariance_suite = invariance.load_invariance_suite()
-    tables.append(("Invariance suite", invariance_suite, "accuracy", None))
-    claim_only = claim_only_model(args.claim_only_config)
-    shortcut_rows = []
-    for name, frame, metric, target in tables:
-        pairs = frame[["claim", "response"]]
-        values = {}
-        predictions = {}
-        probabilities = {}
-        for precision, clf in models.items():
-            started = time.perf_counter()
-            probabilities[precision] = clf.predict_proba(pairs)
-            seconds = time.perf_counter() - started
-            predictions[precision] = [clf.labels[j] for j in probabilities[precision].argmax(1)]
-            values[precision] = score(frame["label"].tolist(), predictions[precision], metric)
-            values[f"{precision}_pairs_per_s"] = len(frame) / seconds
-        gold = frame["label"].tolist()
-        ratio = label_ratio(gold, predictions[headline])
-        met = "-" if target is None else "yes" if values[headline] >= target else "no"
-        cells = " | ".join(f"{values[p]:.3f}" for p in precisions)
-        results[name] = {
-            "n": len(frame),
-            "metric": metric,
-            "target": target,
-            "max_label_ratio": ratio,
-            "predicted_counts": pd.Series(predictions[headline]).value_counts().to_dict(),
-            "gold_counts": pd.Series(gold).value_counts().to_dict(),
-            **values,
-        }
-        if claim_only is not None:
-            shortcut = np.array(claim_only.predict(frame["claim"].tolist()), dtype=object)
-            mine = np.array(predictions[headline], dtype=object)
-            wrong = mine != np.array(gold, dtype=object)
-            results[name]["claim_only"] = {
-                "accuracy": float(np.mean(shortcut == np.array(gold, dtype=object))),
-                "agreement": float(np.mean(shortcut == mine)),
-                "shortcut_error_share": float(np.mean(shortcut[wrong] == mine[wrong]))
-                if wrong.any()
-                else 0.0,
-            }
-            shortcut_rows.append((name, results[name]["claim_only"]))
-        same_cell = ""
-        if len(predictions) == 2:
-            same = float(np.mean(np.array(predictions["bf16"]) == np.array(predictions["fp32"])))
-            agreement.append((len(frame), same))
-            results[name]["label_agreement"] = same
-            gaps.append(np.abs(probabilities["bf16"] - probabilities["fp32"]).max(axis=1))
-            same_cell = f" {same:.4f} |"
-        target_cell = "-" if target is None else f"{target:.2f}"
-        rows.append(
-            f"| {name} | {len(frame):,} | {metric} | {cells} | {target_cell} | {met} | "
-            f"{ratio:.2f} |{same_cell}"
-        )
-        passed = np.array(predictions[headline]) == frame["label"].to_numpy()
-        results[name]["correct"] = "".join("1" if x else "0" for x in passed)
-        results[name]["pairs_sha1"] = pairs_digest(frame)
-        if name in ("Behavioural suite", "Invariance suite"):
-            frame = frame.assign(passed=passed)
-            per_capability = frame.groupby("capability")["passed"].mean().sort_values()
-            results[name]["per_capability"] = per_capability.round(4).to_dict()
-        if name == "Invariance suite":
-            failed = set(frame.loc[~passed, "id"])
-            results[name]["flip_rate"] = invariance.flip_rate(failed, frame)
+
+def score_table(
+    table: tuple[str, pd.DataFrame, str, float | None],
+    models: dict[str, Any],
+    headline: str,
+    claim_only: Any,
+) -> TableScore:
+    """Score one dataset with the model in each precision (the ``headline`` one decides
+    what the table reports), against the claim-only model when there is one."""
+    name, frame, metric, target = table
+    gold = frame["label"].tolist()
+    values, predictions, probabilities = {}, {}, {}
+    for precision, clf in models.items():
+        started = time.perf_counter()
+        probabilities[precision] = clf.predict_proba(frame[["claim", "response"]])
+        seconds = time.perf_counter() - started
+        predictions[precision] = [clf.labels[j] for j in probabilities[precision].argmax(1)]
+        values[precision] = score(gold, predictions[precision], metric)
+        values[f"{precision}_pairs_per_s"] = len(frame) / seconds
+    ratio = label_ratio(gold, predictions[headline])
+    result = {
+        "n": len(frame),
+        "metric": metric,
+        "target": target,
+        "max_label_ratio": ratio,
+        "predicted_counts": pd.Series(predictions[headline]).value_counts().to_dict(),
+        "gold_counts": pd.Series(gold).value_counts().to_dict(),
+        **values,
+    }
+    if claim_only is not None:
+        result["claim_only"] = shortcut_scores(claim_only, frame, predictions[headline])
+    scored = TableScore(result, "")
+    same_cell = ""
+    if len(predictions) == 2:
+        same = float(np.mean(np.array(predictions["bf16"]) == np.array(predictions["fp32"])))
+        scored.agreement = (len(frame), same)
+        result["label_agreement"] = same
+        scored.gap = np.abs(probabilities["bf16"] - probabilities["fp32"]).max(axis=1)
+        same_cell = f" {same:.4f} |"
+    met = "-" if target is None else "yes" if values[headline] >= target else "no"
+    cells = " | ".join(f"{values[p]:.3f}" for p in models)
+    target_cell = "-" if target is None else f"{target:.2f}"
+    scored.row = (
+        f"| {name} | {len(frame):,} | {metric} | {cells} | {target_cell} | {met} | "
+        f"{ratio:.2f} |{same_cell}"
+    )
+    passed = np.array(predictions[headline]) == frame["label"].to_numpy()
+    result["correct"] = "".join("1" if x else "0" for x in passed)
+    result["pairs_sha1"] = pairs_digest(frame)
+    if name in ("Behavioural suite", "Invariance suite"):
+        frame = frame.assign(passed=passed)
+        per_capability = frame.groupby("capability")["passed"].mean().sort_values()
+        result["per_capability"] = per_capability.round(4).to_dict()
+    if name == "Invariance suite":
+        result["flip_rate"] = invariance.flip_rate(set(frame.loc[~passed, "id"]), frame)
+    return scored
+
+
+def shortcut_scores(claim_only: Any, frame: pd.DataFrame, predicted: list[str]) -> dict:
+    """The claim-only model's accuracy, how often the model agrees with it, and the share
+    of the model's errors that are the claim-only model's label."""
+    shortcut = np.array(claim_only.predict(frame["claim"].tolist()), dtype=object)
+    gold = np.array(frame["label"].tolist(), dtype=object)
+    mine = np.array(predicted, dtype=object)
+    wrong = mine != gold
+    return {
+        "accuracy": float(np.mean(shortcut == gold)),
+        "agreement": float(np.mean(shortcut == mine)),
+        "shortcut_error_share": float(np.mean(shortcut[wrong] == mine[wrong]))
+        if wrong.any()
+        else 0.0,
+    }
+
+
+def print_table(precisions: list[str], rows: list[str]) -> None:
+    """The Markdown table of every dataset."""
     both = len(precisions) == 2
     print(
         f"| dataset | n | metric | {' | '.join(precisions)} | target | met | max label ratio |"
@@ -246,22 +271,30 @@ def main() -> int:
         "|---|---:|---|" + "---:|" * len(precisions) + "---:|---|---:|" + ("---:|" if both else "")
     )
     print("\n".join(rows))
-    overall = None
-    if both:
-        total = sum(n for n, _ in agreement)
-        overall = sum(n * a for n, a in agreement) / total
-        print(f"\nbf16 vs fp32: {overall:.4%} of {total:,} labels identical")
-        gap = np.concatenate(gaps)
-        probability_gap = {
-            "pairs": int(gap.size),
-            "max": float(gap.max()),
-            "p99": float(np.quantile(gap, 0.99)),
-            "median": float(np.median(gap)),
-        }
-        print(
-            f"largest probability gap per pair: max {gap.max():.4f}, 99th percentile "
-            f"{probability_gap['p99']:.4f}, median {probability_gap['median']:.4f}"
-        )
+
+
+def print_precision_agreement(scores: list[TableScore]) -> tuple[float, dict[str, Any]]:
+    """Print and return how often bf16 and fp32 agree, and their probability gaps."""
+    agreement = [s.agreement for s in scores if s.agreement is not None]
+    total = sum(n for n, _ in agreement)
+    overall = sum(n * a for n, a in agreement) / total
+    print(f"\nbf16 vs fp32: {overall:.4%} of {total:,} labels identical")
+    gap = np.concatenate([s.gap for s in scores if s.gap is not None])
+    probability_gap = {
+        "pairs": int(gap.size),
+        "max": float(gap.max()),
+        "p99": float(np.quantile(gap, 0.99)),
+        "median": float(np.median(gap)),
+    }
+    print(
+        f"largest probability gap per pair: max {gap.max():.4f}, 99th percentile "
+        f"{probability_gap['p99']:.4f}, median {probability_gap['median']:.4f}"
+    )
+    return overall, probability_gap
+
+
+def print_suites(results: dict[str, dict[str, Any]], headline: str) -> None:
+    """Pass rates per capability of both suites, off-topic and label-flip rates."""
     for suite_name in ("Behavioural suite", "Invariance suite"):
         print(f"\n| {suite_name.lower()} capability | pass rate ({headline}) |\n|---|---:|")
         for capability, rate in results[suite_name]["per_capability"].items():
@@ -272,23 +305,51 @@ def main() -> int:
         f"\noff-topic responses neutral: {offtopic:.3f} (target {OFFTOPIC_TARGET}); label "
         f"flips with the claim (paraphrase support and negated claim denial): {flips:.3f}"
     )
-    if shortcut_rows:
+
+
+def print_shortcuts(results: dict[str, dict[str, Any]]) -> None:
+    """The claim-only table, when the claim-only model could be fitted."""
+    shortcut_rows = [(name, r["claim_only"]) for name, r in results.items() if "claim_only" in r]
+    if not shortcut_rows:
+        return
+    print(
+        "\n| dataset | claim-only accuracy | agreement with claim-only | "
+        "shortcut share of errors |\n|---|---:|---:|---:|"
+    )
+    for name, row in shortcut_rows:
         print(
-            "\n| dataset | claim-only accuracy | agreement with claim-only | "
-            "shortcut share of errors |\n|---|---:|---:|---:|"
+            f"| {name} | {row['accuracy']:.3f} | {row['agreement']:.3f} | "
+            f"{row['shortcut_error_share']:.3f} |"
         )
-        for name, row in shortcut_rows:
-            print(
-                f"| {name} | {row['accuracy']:.3f} | {row['agreement']:.3f} | "
-                f"{row['shortcut_error_share']:.3f} |"
-            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, precisions = parse_args(argv)
+    import transformers
+
+    from stance import StanceClassifier
+    from stance.inference import cpu_supports_bf16
+
+    transformers.utils.logging.set_verbosity_error()
+    auto = "bf16" if cpu_supports_bf16() else "fp32"
+    headline = auto if auto in precisions else precisions[0]
+    models = {p: StanceClassifier.load(args.model, precision=p) for p in precisions}
+    tables = load_tables(Path(args.data))
+    claim_only = claim_only_model(args.claim_only_config)
+    scores = [score_table(table, models, headline, claim_only) for table in tables]
+    results = {table[0]: scored.result for table, scored in zip(tables, scores, strict=True)}
+    print_table(precisions, [scored.row for scored in scores])
+    both = len(precisions) == 2
+    overall, probability_gap = print_precision_agreement(scores) if both else (None, None)
+    print_suites(results, headline)
+    print_shortcuts(results)
     if args.out:
         Path(args.out).write_text(
             json.dumps(
                 {
                     "results": results,
                     "agreement": overall,
-                    "bf16_probability_gap": probability_gap if both else None,
+                    "bf16_probability_gap": probability_gap,
                     "precisions": precisions,
                     "cpu": cpu_description(),
                     "date": time.strftime("%Y-%m-%d"),

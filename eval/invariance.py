@@ -27,12 +27,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import behavioural
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # behavioural.py beside this file
-
-import behavioural  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "behavioural"
 COUNTERFACTUAL = HERE / "counterfactual.jsonl"

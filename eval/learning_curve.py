@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+from machine import machine_description
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -83,9 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         points.append({"fraction": fraction, **recorded(run)})
     if args.full:
         points.append({"fraction": 1.0, **recorded(args.full)})
-    sys.path.insert(0, str(REPO / "eval"))
-    from machine import machine_description
-
     # train_seconds depend on the machine; a reused run took those of the one that trained it
     result = {"config": str(args.config), "machine": machine_description(), "points": points}
     args.out.write_text(json.dumps(result, indent=2))

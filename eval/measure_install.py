@@ -25,8 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_name  # noqa: E402
+from machine import cpu_name
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "eval" / "results" / "install"

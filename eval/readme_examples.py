@@ -19,9 +19,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from readme_tables import replace_block  # noqa: E402
+from readme_tables import replace_block
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "pairs.csv"

@@ -24,8 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import compare_tables  # noqa: E402
+import compare_tables
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "eval" / "results"

@@ -33,12 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import behavioural
+import invariance
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # behavioural.py beside this file
-
-import behavioural  # noqa: E402
-import invariance  # noqa: E402
 
 METRICS = ("accuracy", "macro_f1", "fnc_score", "rumoureval_macro_f1")
 CI_KEYS = {"accuracy": "accuracy_ci", "macro_f1": "macro_f1_ci"}

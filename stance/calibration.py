@@ -19,16 +19,21 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stance import metrics, modeldir
+from stance.columns import LABELLED_OPTIONS, Columns, LabelledOptions, columns_for_model
+from stance.defaults import DEFAULT_BATCH_SIZE
 from stance.errors import ConfigError, InputDataError, OutputError
 from stance.model_config import ModelConfig
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "TEMPERATURE_BOUNDS",
@@ -215,16 +220,11 @@ def calibrate(
     model: str | os.PathLike[str] | None = None,
     *,
     output_model: str | os.PathLike[str] | None = None,
-    claim_column: str = "claim",
-    response_column: str = "response",
-    label_column: str = "label",
-    label_map: Mapping[str, Any] | Iterable[str] | None = None,
-    filters: Mapping[str, Any] | Iterable[str] | None = None,
     precision: str = "auto",
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
     classifier: Any = None,
-    context_column: str | None = None,
+    **column_options: Unpack[LabelledOptions],
 ) -> CalibrationResult:
     """Fit a temperature on the labelled file ``data`` and store it with the model.
 
@@ -232,43 +232,26 @@ def calibrate(
     ``output_model``). With ``output_model`` the calibrated model is saved there as a
     full copy and ``model`` is left as it was. ``classifier`` passes an already loaded
     :class:`~stance.StanceClassifier` of ``model``; it is never changed (threads may be
-    using it): load the calibrated folder to predict with the new temperature.
-    ``context_column`` gives each response its context, as in
+    using it): load the calibrated folder to predict with the new temperature. The column
+    options (``claim_column``, ``label_map``, ``filters``, ``context_column``, ...) are
+    those of
     :func:`stance.evaluation.evaluate`.
 
     >>> calibrate("dev.csv", "runs/m", output_model="runs/m-calibrated")  # doctest: +SKIP
     """
-    from stance.evaluation import check_columns, describe_filters, read_labelled
+    from stance.evaluation import check_columns, read_labelled
 
     data = Path(data)
     _check_not_suite(data)
     _check_destination(model, output_model)
-    check_columns(
-        data,
-        claim_column=claim_column,
-        response_column=response_column,
-        label_column=label_column,
-        filters=filters,
-        context_column=context_column,
-    )
-    from stance.model import StanceClassifier, context_for_model
+    columns = Columns.from_options(column_options, LABELLED_OPTIONS)
+    check_columns(data, columns=columns)
+    from stance.model import StanceClassifier
 
     if classifier is None:
         classifier = StanceClassifier.load(model, precision=precision, batch_size=batch_size)
     labels = tuple(classifier.labels)
-    use_context = context_column is not None
-    if hasattr(classifier, "uses_context"):
-        use_context = context_for_model(classifier, use_context, stacklevel=2)
-    rows = read_labelled(
-        data,
-        labels,
-        claim_column=claim_column,
-        response_column=response_column,
-        label_column=label_column,
-        label_map=label_map,
-        filters=filters,
-        context_column=context_column if use_context else None,
-    )
+    rows = read_labelled(data, labels, columns=columns_for_model(classifier, columns))
     if not rows.gold:
         raise InputDataError(f"{data} has no labelled rows to calibrate on ({rows.excluded})")
     gold = metrics.label_indices(rows.gold, labels)
@@ -289,7 +272,7 @@ def calibrate(
         "temperature": temperature,
         "previous_temperature": previous,
         "data": str(data),
-        "filters": describe_filters(filters),
+        "filters": columns.describe_filters(),
         "rows": len(gold),
         "excluded_rows": rows.n_excluded,
         "nll_before": before["nll"],
@@ -298,8 +281,8 @@ def calibrate(
         "ece_after": after["ece"],
         "fitted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    if context_column is not None:
-        record["context_column"] = context_column
+    if columns.context is not None:
+        record["context_column"] = columns.context
     if output_model is not None:  # a full copy, then its temperature: as in place
         target = Path(output_model).expanduser()
         try:

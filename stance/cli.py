@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 from stance._version import __version__
 from stance.cli_common import (
     EPILOG,
+    add_batch_size_option,
     add_model_options,
     load_classifier,
-    positive_int,
     quiet_transformers,
 )
 from stance.errors import StanceError
+from stance.progress import truncation_message
 
 if TYPE_CHECKING:
     from stance.scoring import ScoreSummary
@@ -81,9 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="column with the post each response answers (empty: none); dotted names "
         "reach into dict columns, e.g. meta.parent_text",
     )
-    score.add_argument(
-        "--batch-size", type=positive_int, default=32, metavar="N", help="pairs per forward pass"
-    )
+    add_batch_size_option(score)
     score.add_argument("--prefix", default="", help="prefix for the added column names")
     score.add_argument(
         "--resume", action="store_true", help="continue an interrupted run into the same OUTPUT"
@@ -128,9 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import warnings
-
-    from stance.model import TruncationWarning, coerce_rows, context_for_model
+    from stance.columns import coerce_rows
+    from stance.model import context_for_model, warn_truncated
 
     clf = load_classifier(args)
     texts = (args.claim, args.response)
@@ -162,12 +160,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         width = max(len(lab) for lab in clf.labels)
         for lab, p in zip(clf.labels, row, strict=True):
             print(f"  {lab:<{width}}  {p:.3f}")
-    if truncated[0]:
-        warnings.warn(
-            f"the pair is longer than {clf.max_length} tokens; the response was cut",
-            TruncationWarning,
-            stacklevel=1,
-        )
+    fix = "Pass a larger --max-length if the cut text matters."
+    warn_truncated(int(truncated[0]), 1, clf.max_length, fix=fix, stacklevel=1)
     return 0
 
 
@@ -206,11 +200,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if summary.truncated:
-        print(
-            f"{summary.truncated:,} pairs were longer than {clf.max_length} tokens: their "
-            "responses were cut (claims kept whole)",
-            file=sys.stderr,
-        )
+        print(truncation_message(summary.truncated, clf.max_length), file=sys.stderr)
     return 0
 
 

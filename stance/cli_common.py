@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from stance.defaults import DEFAULT_BATCH_SIZE
+
 EPILOG = """exit codes: 0 ok, 1 internal error (a bug), 2 bad option or config,
 3 input data problem, 4 model problem, 5 output problem, 130 interrupted"""
 
@@ -47,6 +49,17 @@ def add_model_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def add_batch_size_option(sub: argparse.ArgumentParser) -> None:
+    """Add ``--batch-size`` (pairs per forward pass) to a subcommand that scores many pairs."""
+    sub.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="pairs per forward pass",
+    )
+
+
 def quiet_transformers() -> None:
     """Keep the CLI's stderr for our own messages (transformers' bars and load reports off)."""
     import transformers
@@ -55,7 +68,7 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def load_classifier(args: argparse.Namespace, batch_size: int = 32):
+def load_classifier(args: argparse.Namespace, batch_size: int = DEFAULT_BATCH_SIZE):
     """Load the classifier named by ``--model`` / ``--precision``."""
     from stance.model import StanceClassifier
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from stance.cli_common import (
     EPILOG,
+    add_batch_size_option,
     add_model_options,
     load_classifier,
-    positive_int,
     quiet_transformers,
 )
 from stance.errors import InputDataError
+from stance.progress import truncation_message
 
 __all__ = ["register"]
 
@@ -70,9 +71,7 @@ def _data_options(sub: argparse.ArgumentParser) -> None:
         help="keep rows whose COL equals VALUE (compared as text; dotted COL reaches into "
         "dict columns; the same COL twice keeps either value), e.g. --filter split=test",
     )
-    sub.add_argument(
-        "--batch-size", type=positive_int, default=32, metavar="N", help="pairs per forward pass"
-    )
+    add_batch_size_option(sub)
     sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -204,11 +203,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if m.get("truncated"):
-        print(
-            f"{m['truncated']:,} pairs were longer than {clf.max_length} tokens: their "
-            "responses were cut (claims kept whole)",
-            file=sys.stderr,
-        )
+        print(truncation_message(m["truncated"], clf.max_length, total=m["n"]), file=sys.stderr)
     return 0
 
 

@@ -17,9 +17,17 @@ import numpy as np
 import pandas as pd
 
 from stance import io
+from stance.columns import (
+    Columns,
+    check_columns,
+    check_nested_key,
+    column_values,
+    context_values,
+    filter_texts,
+    row_problems,
+)
 from stance.errors import InputDataError, did_you_mean
 from stance.labels import LabelMapping
-from stance.model import context_values, text_problem
 from stance.training_config import SourceConfig
 
 COLUMNS = ["claim", "response", "context", "label", "source"]
@@ -68,86 +76,6 @@ def _read_saved_dataset(path: Path, split: str | None) -> pd.DataFrame:
     return loaded.to_pandas()
 
 
-def column_values(frame: pd.DataFrame, name: str, source: str) -> pd.Series:
-    """A column of ``frame``, or for a dotted name ``a.b`` the key ``b`` inside the dict
-    column ``a`` (missing where a row lacks it); ``source`` names the data in the error.
-
-    >>> frame = pd.DataFrame({"text": ["x", "y"], "meta": [{"parent": "Source?"}, {}]})
-    >>> column_values(frame, "meta.parent", "replies.jsonl").isna().tolist()
-    [False, True]
-    >>> column_values(frame, "txt", "replies.jsonl")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    stance.errors.InputDataError: replies.jsonl has no column 'txt'; ... Did you mean 'text'?
-    """
-    if name in frame.columns:
-        return frame[name]
-    head, _, rest = name.partition(".")
-    if rest and head in frame.columns:
-        return frame[head].map(lambda d: _dig(d, rest))
-    raise InputDataError(
-        f"{source} has no column {name!r}; columns found: {list(map(str, frame.columns))}."
-        f"{did_you_mean(name, map(str, frame.columns))}"
-    )
-
-
-def check_nested_key(frame: pd.DataFrame, name: str, source: str, fix: str = "") -> None:
-    """Fail when the dotted ``name`` (``a.b``) reaches into the dict column ``a`` but no row
-    of ``frame`` holds the key ``b`` (a mistyped key would otherwise read as all missing).
-
-    ``fix`` ends the message (e.g. how to pass another name). Plain column names, and
-    rows that hold the key with a null value, pass.
-
-    >>> frame = pd.DataFrame({"meta": [{"parent_text": None}, {"depth": 1}]})
-    >>> check_nested_key(frame, "meta.parent_text", "replies.jsonl")
-    >>> check_nested_key(frame, "meta.parent", "replies.jsonl")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    stance.errors.InputDataError: replies.jsonl has no column 'meta.parent': ... 'meta.parent_text'?
-    """
-    head, _, rest = name.partition(".")
-    if name in frame.columns or not rest or head not in frame.columns or not len(frame):
-        return
-    parts = rest.split(".")
-    found: set[str] = set()
-    for value in frame[head]:
-        for depth, part in enumerate(parts):
-            if not isinstance(value, dict):
-                break
-            found.update(".".join([head, *parts[:depth], str(key)]) for key in value)
-            if part not in value:
-                break
-            value = value[part]
-        else:
-            return
-    shown = sorted(found)[:20]
-    raise InputDataError(
-        f"{source} has no column {name!r}: no row's {head!r} holds the key {rest!r}; "
-        f"dotted names found: {shown}.{did_you_mean(name, found)}{' ' + fix if fix else ''}"
-    )
-
-
-def check_first_rows(path: Path, name: str, option: str, rows: int = 2048) -> None:
-    """:func:`check_nested_key` on the first ``rows`` rows of the table file ``path``, so a
-    dotted column name whose key no row holds fails before a model loads or output is
-    written; ``option`` names the command-line option that passes the name."""
-    batches = io.iter_batches(path, rows)
-    try:
-        first = next(batches, None)
-    finally:
-        batches.close()
-    if first is not None:
-        check_nested_key(first, name, str(path), f"Pass the right name with {option}.")
-
-
-def _dig(value: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def load_source(
     source: SourceConfig,
     labels: Sequence[str],
@@ -161,74 +89,87 @@ def load_source(
     Rows with missing or empty text fail loudly with their count, since silently
     dropping them would change the data a model is trained on. ``context`` holds the
     source's ``context_column`` (``None`` where a row has no context, and in every row
-    of a source without one).
+    of a source without one). Filters compare values as text (:mod:`stance.columns`).
     """
     path = resolve(source.path) if resolve else Path(source.path)
-    name = source.display_name()
-    where = f"source {name!r} ({path})"
+    where = f"source {source.display_name()!r} ({path})"
     if not path.exists():
         base = f"data_dir ({data_dir})" if data_dir else f"the current folder ({Path.cwd()})"
         raise InputDataError(
-            f"data file not found: {path} (source {name!r}); its path is relative to "
-            f"{base}. Point the config at your copy with the override data_dir=/path/to/data "
-            "(`stance train CONFIG data_dir=/path/to/data`), or fix the source's path"
+            f"data file not found: {path} (source {source.display_name()!r}); its path is "
+            f"relative to {base}. Point the config at your copy with the override "
+            "data_dir=/path/to/data (`stance train CONFIG data_dir=/path/to/data`), or fix "
+            "the source's path"
         )
     frame = read_table(path, source.split)
-    for key, wanted in source.filter.items():
-        values = column_values(frame, key, where)
-        allowed = wanted if isinstance(wanted, list) else [wanted]
-        keep = values.isin(allowed)
-        if not keep.any():
-            present = values.astype(str).value_counts().head(10).to_dict()
-            raise InputDataError(
-                f"{where}: filter {key}={wanted!r} keeps no rows; values present: {present}"
-            )
-        frame = frame[keep.to_numpy()]
-    claims = column_values(frame, source.claim_column, where)
-    responses = column_values(frame, source.response_column, where)
-    raw_labels = column_values(frame, source.label_column, where)
-    contexts: list[str | None] = [None] * len(frame)
-    if source.context_column:
-        check_nested_key(frame, source.context_column, where, "Fix the source's context_column.")
-        values = column_values(frame, source.context_column, where).tolist()
-        contexts, problems = context_values(values)
-        if problems:
-            row, problem = problems[0]
-            raise InputDataError(
-                f"{where}: {len(problems)} rows have a context that is neither text nor "
-                f"missing (first at row {row}: {problem}); clean them or add a filter that "
-                "excludes them"
-            )
-    mapping = LabelMapping(source.label_map, labels)
-    mapped = mapping.apply(raw_labels.tolist(), source=where)
+    columns = source.columns
+    fix = "Fix the source's {key}."
+    check_columns(list(map(str, frame.columns)), columns, where, labelled=True, fix=fix)
+    frame = _filtered(frame, source, where)
+    contexts = _contexts(frame, columns, where)
+    mapping = LabelMapping(columns.label_map, labels)
     out = pd.DataFrame(
         {
-            "claim": claims.to_numpy(dtype=object),
-            "response": responses.to_numpy(dtype=object),
+            "claim": column_values(frame, columns.claim, where).to_numpy(dtype=object),
+            "response": column_values(frame, columns.response, where).to_numpy(dtype=object),
             "context": pd.Series(contexts, dtype=object).to_numpy(),
-            "label": mapped,
-            "source": name,
+            "label": mapping.apply(column_values(frame, columns.label, where).tolist(), where),
+            "source": source.display_name(),
         },
         columns=COLUMNS,
     )
-    bad = [
-        i
-        for i, (c, r) in enumerate(zip(out["claim"], out["response"], strict=True))
-        if text_problem(c) or text_problem(r)
-    ]
+    problems = row_problems({"claim": out["claim"], "response": out["response"]})
+    _refuse_unusable(problems, where, "a missing, empty or non-text claim or response")
+    return _drawn(out, source, seed)
+
+
+def _filtered(frame: pd.DataFrame, source: SourceConfig, where: str) -> pd.DataFrame:
+    """The rows every filter of ``source`` keeps; a filter that keeps none fails."""
+    for key, allowed in source.columns.filters.items():
+        values = filter_texts(frame, key, where)
+        keep = values.isin(allowed)
+        if not keep.any():
+            present = values.value_counts().head(10).to_dict()
+            raise InputDataError(
+                f"{where}: filter {key}={source.filter[key]!r} keeps no rows; values "
+                f"present: {present}"
+            )
+        frame = frame[keep.to_numpy()]
+    return frame
+
+
+def _contexts(frame: pd.DataFrame, columns: Columns, where: str) -> list[str | None]:
+    """Each row's context (``None``: none); a value that is not text fails."""
+    if not columns.context:
+        return [None] * len(frame)
+    check_nested_key(frame, columns.context, where, "Fix the source's context_column.")
+    values = column_values(frame, columns.context, where).tolist()
+    problems = row_problems({"context": values})
+    _refuse_unusable(problems, where, "a context that is neither text nor missing")
+    return context_values(values)[0]
+
+
+def _refuse_unusable(problems: Sequence[str], where: str, what: str) -> None:
+    """Fail when a row has a problem (:func:`stance.columns.row_problems`): training data
+    is never dropped silently."""
+    bad = [i for i, problem in enumerate(problems) if problem]
     if bad:
         raise InputDataError(
-            f"{where}: {len(bad)} rows have a missing, empty or non-text claim or response "
-            f"(first at row {bad[0]}); clean them or add a filter that excludes them"
+            f"{where}: {len(bad)} rows have {what} (first at row {bad[0]}: "
+            f"{problems[bad[0]]}); clean them or add a filter that excludes them"
         )
+
+
+def _drawn(frame: pd.DataFrame, source: SourceConfig, seed: int) -> pd.DataFrame:
+    """The rows the source's ``max_rows``, ``balance_classes`` and ``weight`` draw."""
     rng = np.random.default_rng(seed)
-    if source.max_rows is not None and len(out) > source.max_rows:
-        out = out.iloc[np.sort(rng.choice(len(out), source.max_rows, replace=False))]
+    if source.max_rows is not None and len(frame) > source.max_rows:
+        frame = frame.iloc[np.sort(rng.choice(len(frame), source.max_rows, replace=False))]
     if source.balance_classes:
-        out = balance_classes(out, rng)
+        frame = balance_classes(frame, rng)
     if source.weight != 1.0:
-        out = reweight(out, source.weight, rng)
-    return out.reset_index(drop=True)
+        frame = reweight(frame, source.weight, rng)
+    return frame.reset_index(drop=True)
 
 
 def balance_classes(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

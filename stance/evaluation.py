@@ -27,22 +27,37 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from stance import io
-from stance.data import check_first_rows, check_nested_key, column_values
-from stance.errors import ConfigError, InputDataError, OutputError, did_you_mean
+from stance.columns import (
+    LABELLED_OPTIONS,
+    OPTIONS,
+    Columns,
+    LabelledOptions,
+    check_nested_key,
+    check_table,
+    column_values,
+    columns_for_model,
+    context_values,
+    parse_assignments,
+    row_problems,
+)
+from stance.errors import InputDataError, OutputError
 from stance.labels import LabelMapping
 from stance.metrics import compute_metrics
-from stance.model import context_values, text_problem
+from stance.progress import progress_bar
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "REPORT_FILES",
@@ -105,46 +120,7 @@ class EvalResult:
     data: LabelledData
 
 
-# --------------------------------------------------------------------------- options
-
-
-def parse_assignments(items: Iterable[str] | None, option: str) -> dict[str, list[str]]:
-    """Parse ``KEY=VALUE`` strings into ``{key: [values]}`` (a repeated key collects values).
-
-    >>> parse_assignments(["split=test", "split=dev", "lang=en"], "--filter")
-    {'split': ['test', 'dev'], 'lang': ['en']}
-    """
-    out: dict[str, list[str]] = {}
-    for item in items or ():
-        key, sep, value = str(item).partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{option} expects KEY=VALUE, got {item!r}; e.g. {option} split=test")
-        out.setdefault(key.strip(), []).append(value.strip())
-    return out
-
-
-def _label_map_dict(label_map: Mapping[str, Any] | Iterable[str] | None) -> dict[str, str]:
-    if label_map is None:
-        return {}
-    if isinstance(label_map, Mapping):
-        return {str(k): str(v) for k, v in label_map.items()}
-    parsed = parse_assignments(label_map, "--label-map")
-    twice = {k: v for k, v in parsed.items() if len(set(v)) > 1}
-    if twice:
-        raise ConfigError(f"--label-map maps a label to more than one target: {twice}")
-    return {k: v[0] for k, v in parsed.items()}
-
-
-def _filter_dict(filters: Mapping[str, Any] | Iterable[str] | None) -> dict[str, set[str]]:
-    if filters is None:
-        return {}
-    if not isinstance(filters, Mapping):
-        filters = parse_assignments(filters, "--filter")
-    out = {}
-    for key, wanted in filters.items():
-        values = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
-        out[str(key)] = {_as_key(v) for v in values}
-    return out
+# --------------------------------------------------------------------------- reading
 
 
 def describe_filters(filters: Mapping[str, Any] | Iterable[str] | None) -> dict[str, list[str]]:
@@ -153,29 +129,14 @@ def describe_filters(filters: Mapping[str, Any] | Iterable[str] | None) -> dict[
     >>> describe_filters(["split=test"]), describe_filters({"split": ["dev", "test"]})
     ({'split': ['test']}, {'split': ['dev', 'test']})
     """
-    return {key: sorted(values) for key, values in _filter_dict(filters).items()}
+    return Columns(filters=filters).describe_filters()
 
 
-def _as_key(value: Any) -> str:
-    """Compare filter values as text: 1 matches "1", True matches "true"."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def check_columns(
-    path: str | os.PathLike[str],
-    *,
-    claim_column: str = "claim",
-    response_column: str = "response",
-    label_column: str = "label",
-    filters: Mapping[str, Any] | Iterable[str] | None = None,
-    context_column: str | None = None,
-) -> None:
+def check_columns(path: str | os.PathLike[str], **column_options: Unpack[LabelledOptions]) -> None:
     """Fail fast (before a model loads) when the file or a named column is missing.
+
+    Takes the column options of :func:`evaluate`; the rule is
+    :func:`stance.columns.check_columns`.
 
     >>> check_columns("test.csv", label_column="stance")  # doctest: +SKIP
     """
@@ -183,48 +144,27 @@ def check_columns(
     io.table_format(path)
     if not path.is_file():
         raise InputDataError(f"input file not found: {path}")
-    columns = io.read_columns(path)
-    if not columns:
-        return
-    wanted = [
-        ("claim", claim_column, "--claim-column"),
-        ("response", response_column, "--response-column"),
-        ("label", label_column, "--label-column"),
-    ]
-    if context_column is not None:
-        wanted.append(("context", context_column, "--context-column"))
-    wanted += [("filter", key, "--filter") for key in _filter_dict(filters)]
-    for role, name, option in wanted:
-        if name not in columns and name.partition(".")[0] not in columns:
-            raise InputDataError(
-                f"{path} has no {role} column {name!r}; columns found: {columns}."
-                f"{did_you_mean(name, columns)} Pass the right name with {option}."
-            )
-    if context_column is not None and context_column not in columns:
-        check_first_rows(path, context_column, "--context-column")
+    check_table(path, Columns.from_options(column_options, LABELLED_OPTIONS), labelled=True)
 
 
 def read_labelled(
     path: str | os.PathLike[str],
     labels: Iterable[str],
     *,
-    claim_column: str = "claim",
-    response_column: str = "response",
-    label_column: str = "label",
-    label_map: Mapping[str, Any] | Iterable[str] | None = None,
-    filters: Mapping[str, Any] | Iterable[str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
-    context_column: str | None = None,
+    **column_options: Unpack[LabelledOptions],
 ) -> LabelledData:
-    """Read the rows of ``path`` that match ``filters`` and map their labels onto ``labels``.
+    """Read the rows of ``path`` that match the filters and map their labels onto ``labels``.
 
-    ``filters`` maps a column (dotted names reach into dict columns) to a value or a list
-    of values, compared as text; several columns must all match. ``label_map`` maps data
-    labels to ``labels`` (labels already in ``labels`` map to themselves); an unmapped
-    label fails with its count. Rows with a missing or empty claim, response or label
-    are counted in ``excluded`` by reason. ``context_column`` (dotted names reach in)
-    fills ``contexts``: a missing or empty context is none, a value that is not text
-    excludes its row.
+    ``column_options``: a :class:`~stance.columns.Columns` as ``columns`` and/or its
+    fields as keywords (``claim_column``, ``label_map``, ``filters``, ...). ``filters``
+    maps a column (dotted names reach into dict columns) to a value or a list of values,
+    compared as text; several columns must all match. ``label_map`` maps data labels to
+    ``labels`` (labels already in ``labels`` map to themselves); an unmapped label fails
+    with its count. Rows with a missing or empty claim, response or label are counted in
+    ``excluded`` by reason. ``context_column`` (dotted names reach in) fills
+    ``contexts``: a missing or empty context is none, a value that is not text excludes
+    its row.
 
     >>> data = read_labelled("dev.jsonl", ("support", "denial", "neutral"),
     ...                      filters={"split": "dev"})  # doctest: +SKIP
@@ -232,79 +172,68 @@ def read_labelled(
     {'response is empty': 2}
     """
     path = Path(path)
-    labels = tuple(labels)
-    mapping = LabelMapping(_label_map_dict(label_map), labels)
-    wanted = _filter_dict(filters)
-    source = str(path)
-    claims: list[Any] = []
-    responses: list[Any] = []
-    raw_labels: list[Any] = []
-    contexts: list[str | None] = []
-    rows: list[np.ndarray] = []
-    seen: dict[str, Counter[str]] = {key: Counter() for key in wanted}
-    excluded: Counter[str] = Counter()
-    rows_read = rows_kept = 0
+    columns = Columns.from_options(column_options, LABELLED_OPTIONS)
+    mapping = LabelMapping(columns.label_map, tuple(labels))
+    kept = _KeptRows(columns, str(path))
     for chunk in io.iter_batches(path, chunk_rows):
-        if context_column is not None and not rows_read:
-            fix = "Pass the right name with --context-column."
-            check_nested_key(chunk, context_column, source, fix)
-        rows_read += len(chunk)
-        keep = np.ones(len(chunk), dtype=bool)
-        for key, allowed in wanted.items():
-            values = column_values(chunk, key, source).map(_as_key)
-            seen[key].update(values.tolist())
-            keep &= values.isin(allowed).to_numpy()
-        chunk = chunk[keep]
-        rows_kept += len(chunk)
-        if not len(chunk):
-            continue
-        c = column_values(chunk, claim_column, source).tolist()
-        r = column_values(chunk, response_column, source).tolist()
-        y = column_values(chunk, label_column, source).tolist()
-        x: list[str | None] = [None] * len(chunk)
-        context_problems: dict[int, str] = {}
-        if context_column is not None:
-            x, found = context_values(column_values(chunk, context_column, source).tolist())
-            context_problems = dict(found)
-        good = np.ones(len(chunk), dtype=bool)
-        for i in range(len(chunk)):
-            problems = []
-            for role, value in (("claim", c[i]), ("response", r[i]), ("label", y[i])):
-                problem = text_problem(value)
-                if role == "label" and problem and problem.startswith("is not text"):
-                    problem = None  # labels may be numbers: the label map reads them
-                if problem:
-                    problems.append(f"{role} {problem}")
-            if i in context_problems:
-                problems.append(f"context {context_problems[i]}")
-            if problems:
-                excluded["; ".join(problems)] += 1
-                good[i] = False
-        index = chunk.index.to_numpy()
-        rows.append(index[good])
-        claims += [v for v, g in zip(c, good, strict=True) if g]
-        responses += [v for v, g in zip(r, good, strict=True) if g]
-        raw_labels += [v for v, g in zip(y, good, strict=True) if g]
-        contexts += [v for v, g in zip(x, good, strict=True) if g]
-    if wanted and rows_read and not rows_kept:
-        present = {key: dict(counter.most_common(10)) for key, counter in seen.items()}
-        shown = {key: sorted(v) for key, v in wanted.items()}
-        raise InputDataError(
-            f"{source}: the filter {shown} keeps none of its {rows_read:,} rows; "
-            f"values present: {present}"
-        )
-    gold = mapping.apply(raw_labels, source=source)
+        kept.add(chunk)
+    kept.check_filters_kept_some()
     return LabelledData(
         path=path,
-        claims=claims,
-        responses=responses,
-        gold=gold,
-        rows=np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
-        rows_read=rows_read,
-        rows_after_filter=rows_kept,
-        excluded=dict(excluded.most_common()),
-        contexts=contexts if context_column is not None else None,
+        claims=kept.values["claim"],
+        responses=kept.values["response"],
+        gold=mapping.apply(kept.values["label"], source=kept.source),
+        rows=np.concatenate(kept.rows) if kept.rows else np.zeros(0, dtype=np.int64),
+        rows_read=kept.rows_read,
+        rows_after_filter=kept.rows_after_filter,
+        excluded=dict(kept.excluded.most_common()),
+        contexts=kept.values.get("context"),
     )
+
+
+class _KeptRows:
+    """The rows :func:`read_labelled` keeps, chunk by chunk, with the counts it reports."""
+
+    def __init__(self, columns: Columns, source: str) -> None:
+        self.columns = columns
+        self.source = source
+        self.roles = columns.roles(labelled=True)
+        self.values: dict[str, list[Any]] = {role: [] for role, _ in self.roles}
+        self.rows: list[np.ndarray] = []
+        self.seen: dict[str, Counter[str]] = {key: Counter() for key in columns.filters}
+        self.excluded: Counter[str] = Counter()
+        self.rows_read = self.rows_after_filter = 0
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        """Filter ``chunk``, keep its usable rows and count the others by reason."""
+        if self.columns.context is not None and not self.rows_read:
+            fix = f"Pass the right name with {OPTIONS['context']}."
+            check_nested_key(chunk, self.columns.context, self.source, fix)
+        self.rows_read += len(chunk)
+        chunk = chunk[self.columns.keep(chunk, self.source, self.seen)]
+        self.rows_after_filter += len(chunk)
+        if not len(chunk):
+            return
+        values = {
+            role: column_values(chunk, name, self.source).tolist() for role, name in self.roles
+        }
+        problems = row_problems(values)
+        self.excluded.update(problem for problem in problems if problem)
+        good = [not problem for problem in problems]
+        self.rows.append(chunk.index.to_numpy()[np.asarray(good, dtype=bool)])
+        if "context" in values:
+            values["context"] = context_values(values["context"])[0]
+        for role, column in values.items():
+            self.values[role] += compress(column, good)
+
+    def check_filters_kept_some(self) -> None:
+        """Fail when the filters left no row of a file that has rows, listing the values seen."""
+        if self.columns.filters and self.rows_read and not self.rows_after_filter:
+            present = {key: dict(counter.most_common(10)) for key, counter in self.seen.items()}
+            raise InputDataError(
+                f"{self.source}: the filter {self.columns.describe_filters()} keeps none of "
+                f"its {self.rows_read:,} rows; values present: {present}"
+            )
 
 
 # --------------------------------------------------------------------------- predicting
@@ -324,7 +253,7 @@ def predict_probabilities(
     through :func:`stance.model.context_for_model` first (``evaluate`` does).
     """
     if hasattr(model, "runtime"):
-        bar = _progress_bar(len(claims), enabled=progress)
+        bar = progress_bar(len(claims), desc="evaluating", unit="pairs", enabled=progress)
         try:
             probabilities, truncated = model.runtime.probabilities(
                 claims,
@@ -343,19 +272,6 @@ def predict_probabilities(
     return np.asarray(model.predict_proba(pairs), dtype=np.float64), 0
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        unit=" pairs",
-        file=sys.stderr,
-        dynamic_ncols=True,
-        desc="evaluating",
-        disable=not enabled,
-    )
-
-
 # --------------------------------------------------------------------------- evaluating
 
 
@@ -363,17 +279,13 @@ def evaluate(
     model: Any,
     path: str | os.PathLike[str],
     *,
-    claim_column: str = "claim",
-    response_column: str = "response",
-    label_column: str = "label",
-    label_map: Mapping[str, Any] | Iterable[str] | None = None,
-    filters: Mapping[str, Any] | Iterable[str] | None = None,
     progress: bool = False,
     n_resamples: int = 1000,
     seed: int = 0,
-    context_column: str | None = None,
+    **column_options: Unpack[LabelledOptions],
 ) -> EvalResult:
-    """Evaluate ``model`` on the labelled file ``path``; see :func:`read_labelled` for options.
+    """Evaluate ``model`` on the labelled file ``path``; see :func:`read_labelled` for the
+    column options (``claim_column``, ``label_map``, ``filters``, ...).
 
     A :class:`~stance.StanceClassifier` trained without context ignores
     ``context_column`` (its values are not read) with a
@@ -386,24 +298,10 @@ def evaluate(
     >>> evaluate(clf, "rumoureval2019/pairs.jsonl",
     ...          context_column="meta.parent_text")  # doctest: +SKIP
     """
+    columns = Columns.from_options(column_options, LABELLED_OPTIONS)
     labels = tuple(model.labels)
-    use_context = context_column is not None
-    if hasattr(model, "uses_context"):
-        from stance.model import context_for_model
-
-        use_context = context_for_model(model, use_context, stacklevel=2)
-    label_map = _label_map_dict(label_map)
-    filter_values = describe_filters(filters)
-    data = read_labelled(
-        path,
-        labels,
-        claim_column=claim_column,
-        response_column=response_column,
-        label_column=label_column,
-        label_map=label_map,
-        filters=filters,
-        context_column=context_column if use_context else None,
-    )
+    read = columns_for_model(model, columns, stacklevel=2)
+    data = read_labelled(path, labels, columns=read)
     if not data.gold:
         why = (
             f"; all {data.n_excluded:,} matching rows lack a value ({data.excluded})"
@@ -415,31 +313,51 @@ def evaluate(
         model, data.claims, data.responses, progress=progress, contexts=data.contexts
     )
     metrics = compute_metrics(data.gold, probabilities, labels, n_resamples=n_resamples, seed=seed)
-    info = getattr(model, "info", {}) or {}
     metrics["excluded"] = {"count": data.n_excluded, "reasons": data.excluded}
     metrics["truncated"] = truncated
-    metrics["data"] = {
+    metrics["data"] = _data_record(path, data, columns, context_used=read.context is not None)
+    metrics["model"] = _model_record(model, labels)
+    metrics["created_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    predictions = _predictions(data, probabilities, labels)
+    return EvalResult(metrics=metrics, predictions=predictions, labels=labels, data=data)
+
+
+def _data_record(
+    path: str | os.PathLike[str], data: LabelledData, columns: Columns, context_used: bool
+) -> dict[str, Any]:
+    """What was read and how, for ``metrics.json``."""
+    record = {
         "path": str(path),
         "rows_read": data.rows_read,
         "rows_after_filter": data.rows_after_filter,
-        "filters": filter_values,
-        "claim_column": claim_column,
-        "response_column": response_column,
-        "label_column": label_column,
-        "label_map": label_map,
+        "filters": columns.describe_filters(),
+        "claim_column": columns.claim,
+        "response_column": columns.response,
+        "label_column": columns.label,
+        "label_map": dict(columns.label_map),
     }
-    if context_column is not None:
-        metrics["data"]["context_column"] = context_column
-        metrics["data"]["context_used"] = use_context
-        metrics["data"]["rows_with_context"] = sum(c is not None for c in data.contexts or [])
-    metrics["model"] = {
+    if columns.context is not None:
+        record["context_column"] = columns.context
+        record["context_used"] = context_used
+        record["rows_with_context"] = sum(c is not None for c in data.contexts or [])
+    return record
+
+
+def _model_record(model: Any, labels: tuple[str, ...]) -> dict[str, Any]:
+    """Which model was evaluated, for ``metrics.json``."""
+    info = getattr(model, "info", {}) or {}
+    return {
         "source": str(info.get("source", getattr(model, "name", type(model).__name__))),
         "labels": list(labels),
         "temperature": float(getattr(model, "temperature", 1.0)),
         "precision": getattr(model, "precision", None),
     }
-    metrics["created_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    predicted = probabilities.argmax(axis=1)
+
+
+def _predictions(
+    data: LabelledData, probabilities: np.ndarray, labels: tuple[str, ...]
+) -> pd.DataFrame:
+    """One row per evaluated pair: gold, predicted, confidence and one ``p_<label>`` each."""
     names = np.asarray(labels, dtype=object)
     predictions = pd.DataFrame(
         {
@@ -447,7 +365,7 @@ def evaluate(
             "claim": data.claims,
             "response": data.responses,
             "gold": data.gold,
-            "predicted": names[predicted],
+            "predicted": names[probabilities.argmax(axis=1)],
             "confidence": probabilities.max(axis=1),
         }
     )
@@ -455,7 +373,7 @@ def evaluate(
         predictions.insert(3, "context", data.contexts)
     for j, label in enumerate(labels):
         predictions[f"p_{label}"] = probabilities[:, j]
-    return EvalResult(metrics=metrics, predictions=predictions, labels=labels, data=data)
+    return predictions
 
 
 def error_rows(result: EvalResult) -> list[dict[str, Any]]:

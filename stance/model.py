@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
-import sys
 import threading
 import types
 import warnings
@@ -30,9 +29,12 @@ import numpy as np
 import torch
 
 from stance import modeldir
-from stance.errors import ConfigError, InputDataError, did_you_mean
+from stance.columns import coerce_pairs, coerce_rows
+from stance.defaults import DEFAULT_BATCH_SIZE
+from stance.errors import ConfigError, did_you_mean
 from stance.inference import Runtime, Settings, build_runtime
 from stance.model_config import ModelConfig
+from stance.progress import truncation_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,11 +45,21 @@ if TYPE_CHECKING:
     """(claim, response) pairs, (claim, response, context) triples, or a DataFrame."""
 
 DEFAULT_MAX_LENGTH = 256
-DEFAULT_BATCH_SIZE = 32
 
 
 class TruncationWarning(UserWarning):
     """Some pairs were longer than ``max_length`` tokens and their responses were cut."""
+
+
+def warn_truncated(
+    truncated: int, total: int, max_length: int, *, fix: str, stacklevel: int
+) -> None:
+    """Warn (:class:`TruncationWarning`) when ``truncated`` of ``total`` pairs were cut to
+    ``max_length`` tokens; ``fix`` says how to keep more text, ``stacklevel`` is that of
+    :func:`warnings.warn` as seen from the caller."""
+    if truncated:
+        message = truncation_message(truncated, max_length, total=total, fix=fix)
+        warnings.warn(message, TruncationWarning, stacklevel=stacklevel + 1)
 
 
 class ContextWarning(UserWarning):
@@ -378,14 +390,9 @@ class StanceClassifier:
         probabilities, truncated = self.runtime.probabilities(
             claims, responses, contexts, temperature=self.temperature
         )
-        if truncated.any():
-            warnings.warn(
-                f"{int(truncated.sum())} of {len(claims)} pairs are longer than max_length="
-                f"{self.max_length} tokens; their responses were cut (claims kept whole). "
-                "Pass a larger max_length to StanceClassifier.load if the cut text matters.",
-                TruncationWarning,
-                stacklevel=warn_from,
-            )
+        fix = "Pass a larger max_length to StanceClassifier.load if the cut text matters."
+        count = int(truncated.sum())
+        warn_truncated(count, len(claims), self.max_length, fix=fix, stacklevel=warn_from)
         return probabilities
 
     def __getstate__(self) -> dict[str, Any]:
@@ -440,157 +447,3 @@ def context_for_model(clf: StanceClassifier, given: bool, stacklevel: int = 2) -
         )
     return given
 
-
-def coerce_pairs(pairs: Any) -> tuple[list[str], list[str]]:
-    """Validate ``pairs`` and split them into claims and responses (no context allowed).
-
-    >>> coerce_pairs([("a claim", "a response")])
-    (['a claim'], ['a response'])
-    """
-    claims, responses, _ = _coerce(pairs, with_context=False)
-    return claims, responses
-
-
-def coerce_rows(pairs: Any) -> tuple[list[str], list[str], list[str | None] | None]:
-    """Validate pairs or triples and split them into claims, responses and contexts.
-
-    ``contexts`` is ``None`` when no row has a context input (only pairs, or a DataFrame
-    without a ``context`` column); otherwise one per row, ``None`` where a row has no
-    context (a pair, or a context that is ``None``, NaN or empty).
-
-    >>> coerce_rows([("a claim", "a reply", "the post it answers"), ("a claim", "a reply")])
-    (['a claim', 'a claim'], ['a reply', 'a reply'], ['the post it answers', None])
-    >>> coerce_rows([("a claim", "a reply")])
-    (['a claim'], ['a reply'], None)
-    """
-    return _coerce(pairs, with_context=True)
-
-
-def _coerce(pairs: Any, with_context: bool) -> tuple[list[str], list[str], list[str | None] | None]:
-    shape = "(claim, response) pair" + (
-        " or (claim, response, context) triple" if with_context else ""
-    )
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pd = None
-    contexts: list[Any] | None = None
-    if pd is not None and isinstance(pairs, pd.DataFrame):
-        missing = [c for c in ("claim", "response") if c not in pairs.columns]
-        if missing:
-            from stance.errors import did_you_mean
-
-            hint = "".join(did_you_mean(m, map(str, pairs.columns)) for m in missing)
-            raise InputDataError(
-                f"expected a DataFrame with 'claim' and 'response' columns, but {missing} "
-                f"missing; columns found: {list(pairs.columns)}.{hint} Rename them, e.g. "
-                "df.rename(columns={'headline': 'claim', 'body': 'response'})"
-            )
-        claims, responses = list(pairs["claim"]), list(pairs["response"])
-        if with_context and "context" in pairs.columns:
-            contexts = list(pairs["context"])
-    elif isinstance(pairs, (str, bytes)):
-        raise InputDataError(
-            f"expected a list of {shape}s, got a single {type(pairs).__name__}; "
-            "pass [(claim, response)]"
-        )
-    elif (
-        isinstance(pairs, tuple)
-        and len(pairs) in ((2, 3) if with_context else (2,))
-        and all(isinstance(p, str) for p in pairs)
-    ):
-        kind = "pair" if len(pairs) == 2 else "triple"
-        items = "claim, response" if len(pairs) == 2 else "claim, response, context"
-        raise InputDataError(
-            f"expected a list of {shape}s, got one {kind} as a tuple of {len(pairs)} "
-            f"strings; wrap it in a list: [({items})]"
-        )
-    else:
-        try:
-            rows = list(pairs)
-        except TypeError:
-            raise InputDataError(
-                f"expected a list of {shape}s or a DataFrame, got {type(pairs).__name__}"
-            ) from None
-        sizes = (2, 3) if with_context else (2,)
-        claims, responses, row_contexts = [], [], []
-        for i, row in enumerate(rows):
-            if (
-                isinstance(row, (str, bytes))
-                or not hasattr(row, "__len__")
-                or len(row) not in sizes
-            ):
-                expected = "a (claim, response) tuple of two strings" + (
-                    " or a (claim, response, context) triple" if with_context else ""
-                )
-                raise InputDataError(f"pair {i}: expected {expected}, got {row!r}")
-            claims.append(row[0])
-            responses.append(row[1])
-            row_contexts.append(row[2] if len(row) == 3 else None)
-        if any(len(row) == 3 for row in rows):
-            contexts = row_contexts
-    problems = []
-    for i, (claim, response) in enumerate(zip(claims, responses, strict=True)):
-        for field, value in (("claim", claim), ("response", response)):
-            problem = text_problem(value)
-            if problem:
-                problems.append(f"pair {i}: {field} {problem}")
-    if contexts is not None:
-        contexts, context_problems = context_values(contexts)
-        problems += [f"pair {i}: context {problem}" for i, problem in context_problems]
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        rule = "every claim and response must be a non-empty string"
-        if contexts is not None:
-            rule += ", and a context a string or None"
-        raise InputDataError(f"{rule}; " + "; ".join(problems[:5]) + more)
-    return claims, responses, contexts
-
-
-def context_values(values: Sequence[Any]) -> tuple[list[str | None], list[tuple[int, str]]]:
-    """Contexts as text or ``None`` (missing, NaN or empty: no context), and the
-    ``(row, problem)`` of values that are neither (numbers, lists, ...).
-
-    >>> context_values(["Source?", None, float("nan"), "  ", 5])
-    (['Source?', None, None, None, None], [(4, 'is not text (got int 5)')])
-    """
-    out: list[str | None] = []
-    problems = []
-    for i, value in enumerate(values):
-        problem = text_problem(value)
-        if problem in ("is missing", "is empty"):
-            out.append(None)
-        elif problem:
-            out.append(None)
-            problems.append((i, problem))
-        else:
-            out.append(value)
-    return out, problems
-
-
-def text_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be scored as text, or ``None`` if it can.
-
-    >>> text_problem("  ")
-    'is empty'
-    >>> text_problem(None)
-    'is missing'
-    >>> import pandas as pd
-    >>> text_problem(pd.NA)  # how pandas' string and Arrow-backed columns hold a gap
-    'is missing'
-    """
-    if value is None or _is_pandas_na(value):
-        return "is missing"
-    if isinstance(value, float) and value != value:
-        return "is missing"
-    if not isinstance(value, str):
-        return f"is not text (got {type(value).__name__} {value!r:.40})"
-    if not value.strip():
-        return "is empty"
-    return None
-
-
-def _is_pandas_na(value: Any) -> bool:
-    """``value is pandas.NA``, without importing pandas (no pandas loaded: no ``pd.NA``)."""
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and value is pandas.NA

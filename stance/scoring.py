@@ -15,21 +15,37 @@ answers, for models trained with context.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from stance import io
-from stance.data import check_first_rows, column_values
+from stance.columns import (
+    PAIR_OPTIONS,
+    Columns,
+    PairOptions,
+    check_added,
+    check_columns,
+    check_table,
+    column_values,
+    columns_for_model,
+    context_values,
+    output_columns,
+    row_problems,
+)
 from stance.documents import evidence_labels, predict_documents, resolve_aggregation
-from stance.errors import ConfigError, InputDataError, did_you_mean
-from stance.model import StanceClassifier, context_for_model, context_values, text_problem
+from stance.errors import ConfigError, InputDataError
+from stance.progress import progress_bar
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from stance.model import StanceClassifier
 
 CHUNK_ROWS = 2048
 DOCUMENT_CHUNK_ROWS = 64  # a document is tens of units: commit (and show progress) sooner
@@ -53,113 +69,92 @@ class ScoreSummary:
         new_rows = self.rows - self.resumed_rows
         return new_rows / self.seconds if self.seconds > 0 else 0.0
 
-
-def output_columns(labels: tuple[str, ...], prefix: str = "") -> list[str]:
-    """Names of the columns scoring adds, in order.
-
-    >>> output_columns(("support", "denial"))
-    ['label', 'p_support', 'p_denial', 'error']
-    """
-    return [f"{prefix}label", *(f"{prefix}p_{label}" for label in labels), f"{prefix}error"]
-
-
-def check_columns(
-    columns: list[str],
-    claim_column: str,
-    response_column: str,
-    added: list[str],
-    source: str,
-    context_column: str | None = None,
-) -> None:
-    """Fail clearly when a text column is missing or an added column already exists.
-
-    ``context_column`` may be dotted (``meta.parent_text``): its first part must exist.
-    """
-    wanted = [
-        ("claim", claim_column, "--claim-column"),
-        ("response", response_column, "--response-column"),
-    ]
-    if context_column is not None:
-        wanted.append(("context", context_column, "--context-column"))
-    for role, name, option in wanted:
-        present = name in columns or (role == "context" and name.partition(".")[0] in columns)
-        if not present:
-            raise InputDataError(
-                f"{source} has no {role} column {name!r}; columns found: {columns}."
-                f"{did_you_mean(name, columns)} Pass the right name with {option}."
-            )
-    clashes = [c for c in added if c in columns]
-    if clashes:
-        raise InputDataError(
-            f"{source} already has column(s) {clashes}, which scoring would overwrite; "
-            "rename them, or pass --prefix pred_ to name the new columns pred_label, ..."
-        )
+    def add(self, errors: pd.Series, truncated: int) -> None:
+        """Count a committed chunk: its ``error`` column and its truncated pairs."""
+        bad = errors != ""
+        for reason, count in errors[bad].value_counts().items():
+            self.errors_by_reason[reason] = self.errors_by_reason.get(reason, 0) + count
+        self.rows += len(errors)
+        self.error_rows += int(bad.sum())
+        self.scored += int((~bad).sum())
+        self.truncated += truncated
 
 
 def score_frame(
     frame: pd.DataFrame,
     clf: StanceClassifier,
-    claim_column: str = "claim",
-    response_column: str = "response",
-    prefix: str = "",
+    *,
     on_batch: Any = None,
     documents: bool = False,
     aggregation: Any = None,
-    context_column: str | None = None,
+    **column_options: Unpack[PairOptions],
 ) -> tuple[pd.DataFrame, int]:
     """Score one DataFrame; returns it with the added columns and the truncated count.
 
-    Rows whose claim or response is missing, empty or not text get an ``error`` and no
-    label; they are never dropped. ``context_column`` (dotted names reach into dict
-    columns; needs a model trained with context) gives each row its context: a missing
-    or empty one means none, a value that is not text is a row error. With
-    ``documents=True`` each response is a whole document (see ``stance.documents``): the
-    label and probabilities are the document's, the evidence columns
-    (:func:`evidence_columns`) are added, and ``on_batch`` is called once with the number
-    of documents.
+    ``column_options``: a :class:`~stance.columns.Columns` as ``columns`` and/or
+    ``claim_column``, ``response_column``, ``context_column`` and ``prefix``. Rows whose
+    claim or response is missing, empty or not text get an ``error`` and no label; they
+    are never dropped. ``context_column`` (dotted names reach into dict columns; needs a
+    model trained with context) gives each row its context: a missing or empty one means
+    none, a value that is not text is a row error. With ``documents=True`` each response
+    is a whole document (see ``stance.documents``): the label and probabilities are the
+    document's, the evidence columns (:func:`evidence_columns`) are added, and
+    ``on_batch`` is called once with the number of documents.
     """
-    labels = clf.labels
-    n = len(frame)
-    errors = np.full(n, "", dtype=object)
-    claims = frame[claim_column].tolist()
-    responses = frame[response_column].tolist()
-    for i in range(n):
-        problems = []
-        for role, value in (("claim", claims[i]), ("response", responses[i])):
-            problem = text_problem(value)
-            if problem:
-                problems.append(f"{role} {problem}")
-        if problems:
-            errors[i] = "; ".join(problems)
-    contexts: list[str | None] | None = None
-    if context_column is not None:
-        check_context_option(documents, context_column)
-        contexts, context_problems = context_values(
-            column_values(frame, context_column, "the input").tolist()
-        )
-        for i, problem in context_problems:
-            errors[i] = "; ".join(filter(None, [errors[i], f"context {problem}"]))
+    columns = Columns.from_options(column_options, PAIR_OPTIONS)
+    check_context_option(documents, columns.context)
+    values = {
+        role: column_values(frame, name, "the input").tolist() for role, name in columns.roles()
+    }
+    errors = np.array(row_problems(values), dtype=object)
     valid = np.flatnonzero(errors == "")
-    probabilities = np.full((n, len(labels)), np.nan)
-    truncated = 0
+    probabilities = np.full((len(frame), len(clf.labels)), np.nan)
     evidence: dict[str, list[Any]] = {}
+    truncated = 0
     if documents:
-        truncated = _add_document_scores(
-            clf, claims, responses, valid, probabilities, evidence, prefix, aggregation
+        probabilities[valid], evidence, truncated = _score_documents(
+            clf, values, valid, columns.prefix, aggregation
         )
         if on_batch is not None and len(valid):
             on_batch(len(valid))
     elif len(valid):
-        probs, cut = clf.runtime.probabilities(
-            [claims[i] for i in valid],
-            [responses[i] for i in valid],
-            None if contexts is None else [contexts[i] for i in valid],
-            temperature=clf.temperature,
-            on_batch=on_batch,
-        )
-        probabilities[valid] = probs
-        truncated = int(cut.sum())
-    predicted = np.full(n, None, dtype=object)
+        probabilities[valid], truncated = _score_pairs(clf, values, valid, on_batch)
+    out = _with_scores(frame, clf.labels, probabilities, errors, columns.prefix)
+    for column, cells in evidence.items():
+        # object dtype: offsets stay ints beside the None of unscored rows (not 54.0 and NaN)
+        out[column] = pd.Series(cells, index=out.index, dtype=object)
+    return out, truncated
+
+
+def _score_pairs(
+    clf: StanceClassifier, values: dict[str, list[Any]], valid: np.ndarray, on_batch: Any
+) -> tuple[np.ndarray, int]:
+    """Probabilities of the rows ``valid`` (their context too, when read) and how many
+    of them were truncated."""
+    contexts = None
+    if "context" in values:
+        cleaned = context_values(values["context"])[0]
+        contexts = [cleaned[i] for i in valid]
+    probabilities, cut = clf.runtime.probabilities(
+        [values["claim"][i] for i in valid],
+        [values["response"][i] for i in valid],
+        contexts,
+        temperature=clf.temperature,
+        on_batch=on_batch,
+    )
+    return probabilities, int(cut.sum())
+
+
+def _with_scores(
+    frame: pd.DataFrame,
+    labels: Sequence[str],
+    probabilities: np.ndarray,
+    errors: np.ndarray,
+    prefix: str,
+) -> pd.DataFrame:
+    """A copy of ``frame`` with the :func:`output_columns` (no label where a row has none)."""
+    predicted = np.full(len(frame), None, dtype=object)
+    valid = np.flatnonzero(errors == "")
     if len(valid):
         predicted[valid] = np.asarray(labels, dtype=object)[probabilities[valid].argmax(axis=1)]
     out = frame.copy()
@@ -167,10 +162,7 @@ def score_frame(
     for j, label in enumerate(labels):
         out[f"{prefix}p_{label}"] = probabilities[:, j]
     out[f"{prefix}error"] = errors
-    for column, values in evidence.items():
-        # object dtype: offsets stay ints beside the None of unscored rows (not 54.0 and NaN)
-        out[column] = pd.Series(values, index=out.index, dtype=object)
-    return out, truncated
+    return out
 
 
 def check_context_option(documents: bool, context_column: str | None) -> None:
@@ -204,22 +196,21 @@ def score_file(
     output_path: str | os.PathLike[str],
     clf: StanceClassifier,
     *,
-    claim_column: str = "claim",
-    response_column: str = "response",
-    prefix: str = "",
     resume: bool = False,
     progress: bool = True,
     chunk_rows: int | None = None,
     documents: bool = False,
     aggregation: Any = None,
-    context_column: str | None = None,
+    **column_options: Unpack[PairOptions],
 ) -> ScoreSummary:
     """Score every row of ``input_path`` into ``output_path`` (formats by extension).
 
-    ``documents=True``: each response is a whole document (``stance score --documents``);
-    rows are committed in chunks of :data:`DOCUMENT_CHUNK_ROWS`. ``context_column``:
-    the column holding the post each response answers (``stance score
-    --context-column``); a model trained without context ignores it with a
+    ``column_options``: as for :func:`score_frame` (``claim_column``,
+    ``response_column``, ``context_column``, ``prefix``, or a ``columns`` value).
+    ``documents=True``: each response is a whole document (``stance score
+    --documents``); rows are committed in chunks of :data:`DOCUMENT_CHUNK_ROWS`.
+    ``context_column``: the column holding the post each response answers (``stance
+    score --context-column``); a model trained without context ignores it with a
     :class:`~stance.model.ContextWarning`, and a model trained with context scored
     without one warns too.
 
@@ -227,72 +218,41 @@ def score_file(
     ...            context_column="meta.parent_text")  # doctest: +SKIP
     """
     started = time.perf_counter()
-    check_context_option(documents, context_column)
+    columns = Columns.from_options(column_options, PAIR_OPTIONS)
+    check_context_option(documents, columns.context)
     check_paths(input_path, output_path)
     input_path, output_path = Path(input_path), Path(output_path)
-    added = output_columns(clf.labels, prefix)
     if documents:
         aggregation = resolve_aggregation(aggregation)
-        added += evidence_columns(clf.labels, prefix)
-    chunk_rows = chunk_rows or (DOCUMENT_CHUNK_ROWS if documents else CHUNK_ROWS)
-    columns = io.read_columns(input_path)
-    if columns:
-        check_columns(
-            columns, claim_column, response_column, added, str(input_path), context_column
-        )
-    if context_column is not None and context_column not in columns:
-        check_first_rows(input_path, context_column, "--context-column")
-    use_context = context_column
-    if not documents and not context_for_model(clf, context_column is not None, stacklevel=2):
-        use_context = None  # a model trained without context: warned, the column ignored
-    stat = input_path.stat()
-    fingerprint = {
-        "input": str(input_path.resolve()),
-        "input_size": stat.st_size,
-        "input_mtime_ns": stat.st_mtime_ns,
-        "model": str(clf.info.get("source", "")),
-        "labels": list(clf.labels),
-        "claim_column": claim_column,
-        "response_column": response_column,
-        "prefix": prefix,
-    }
-    if context_column is not None:
-        fingerprint["context_column"] = context_column
-    if documents:
-        fingerprint["documents"] = repr(aggregation)
+    added = added_columns(clf.labels, columns.prefix, documents)
+    check_table(input_path, columns, added=added)
+    # a model trained without context: warned, the column ignored (documents have none)
+    scored_columns = columns if documents else columns_for_model(clf, columns, stacklevel=2)
+    fingerprint = _fingerprint(input_path, clf, columns, documents, aggregation)
     writer = io.ResumableWriter.open(output_path, fingerprint, resume=resume)
     summary = ScoreSummary(output=output_path, resumed_rows=writer.rows_done, rows=writer.rows_done)
-    bar = _progress_bar(io.count_rows(input_path), writer.rows_done, enabled=progress)
+    total = io.count_rows(input_path)
+    bar = progress_bar(
+        total, desc="scoring", unit="rows", initial=writer.rows_done, enabled=progress
+    )
+    chunk_rows = chunk_rows or (DOCUMENT_CHUNK_ROWS if documents else CHUNK_ROWS)
     try:
         for chunk in io.iter_batches(input_path, chunk_rows, skip_rows=writer.rows_done):
-            check_columns(
-                [str(c) for c in chunk.columns],
-                claim_column,
-                response_column,
-                added,
-                str(input_path),
-                context_column,
-            )
+            found = [str(c) for c in chunk.columns]
+            check_columns(found, columns, str(input_path))
+            check_added(found, added, str(input_path))
             scored, truncated = score_frame(
                 chunk,
                 clf,
-                claim_column,
-                response_column,
-                prefix,
                 on_batch=bar.update,
                 documents=documents,
                 aggregation=aggregation,
-                context_column=use_context,
+                columns=scored_columns,
             )
-            bad = scored[f"{prefix}error"] != ""
-            bar.update(int(bad.sum()))
-            for reason, count in scored.loc[bad, f"{prefix}error"].value_counts().items():
-                summary.errors_by_reason[reason] = summary.errors_by_reason.get(reason, 0) + count
+            errors = scored[f"{columns.prefix}error"]
+            bar.update(int((errors != "").sum()))
             writer.append(scored)
-            summary.rows += len(scored)
-            summary.error_rows += int(bad.sum())
-            summary.scored += int((~bad).sum())
-            summary.truncated += truncated
+            summary.add(errors, truncated)
     finally:
         bar.close()
     writer.finalize()
@@ -300,20 +260,37 @@ def score_file(
     return summary
 
 
-def _progress_bar(total: int | None, initial: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+def added_columns(labels: Sequence[str], prefix: str = "", documents: bool = False) -> list[str]:
+    """Every column ``stance score`` adds: :func:`~stance.columns.output_columns`, and with
+    ``documents`` the :func:`evidence_columns`.
 
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit=" rows",
-        unit_scale=True,
-        smoothing=0.1,
-        dynamic_ncols=True,
-        file=sys.stderr,
-        desc="scoring",
-        disable=not enabled,
-    )
+    >>> added_columns(("support", "denial"), "pred_")
+    ['pred_label', 'pred_p_support', 'pred_p_denial', 'pred_error']
+    """
+    added = output_columns(labels, prefix)
+    return added + evidence_columns(labels, prefix) if documents else added
+
+
+def _fingerprint(
+    input_path: Path, clf: StanceClassifier, columns: Columns, documents: bool, aggregation: Any
+) -> dict[str, Any]:
+    """What a resumed run must share with the interrupted one (input, model, options)."""
+    stat = input_path.stat()
+    fingerprint = {
+        "input": str(input_path.resolve()),
+        "input_size": stat.st_size,
+        "input_mtime_ns": stat.st_mtime_ns,
+        "model": str(clf.info.get("source", "")),
+        "labels": list(clf.labels),
+        "claim_column": columns.claim,
+        "response_column": columns.response,
+        "prefix": columns.prefix,
+    }
+    if columns.context is not None:
+        fingerprint["context_column"] = columns.context
+    if documents:
+        fingerprint["documents"] = repr(aggregation)
+    return fingerprint
 
 
 def evidence_columns(labels: Sequence[str], prefix: str = "") -> list[str]:
@@ -329,33 +306,30 @@ def evidence_columns(labels: Sequence[str], prefix: str = "") -> list[str]:
     ]
 
 
-def _add_document_scores(
+def _score_documents(
     clf: Any,
-    claims: Sequence[Any],
-    documents: Sequence[Any],
-    valid: Sequence[int],
-    probabilities: np.ndarray,
-    evidence: dict[str, list[Any]],
+    values: dict[str, list[Any]],
+    valid: np.ndarray,
     prefix: str = "",
     aggregation: Any = None,
-) -> int:
-    """Document mode: fill rows ``valid`` of ``probabilities``.
-
-    ``evidence`` receives one list per :func:`evidence_columns` column (``None`` in rows
-    that are not scored). Returns how many scored units were truncated.
-    """
-    n = len(probabilities)
-    columns = evidence_columns(clf.labels, prefix)
-    for column in columns:
-        evidence[column] = [None] * n
+) -> tuple[np.ndarray, dict[str, list[Any]], int]:
+    """Document mode: the probabilities of the rows ``valid``, one list per
+    :func:`evidence_columns` column (``None`` in rows that are not scored), and how many
+    scored units were truncated."""
+    n = len(values["claim"])
+    evidence: dict[str, list[Any]] = {
+        column: [None] * n for column in evidence_columns(clf.labels, prefix)
+    }
     if not len(valid):
-        return 0
+        return np.zeros((0, len(clf.labels))), evidence, 0
     results = predict_documents(
-        clf, [claims[i] for i in valid], [documents[i] for i in valid], aggregation
+        clf,
+        [values["claim"][i] for i in valid],
+        [values["response"][i] for i in valid],
+        aggregation,
     )
     stance = evidence_labels(clf.labels)
     for i, result in zip(valid, results, strict=True):
-        probabilities[i] = [result.probabilities[label] for label in clf.labels]
         for label in stance:
             best = result.top(label)
             if best is None:
@@ -365,4 +339,5 @@ def _add_document_scores(
             evidence[f"{base}_score"][i] = best.score
             evidence[f"{base}_start"][i] = best.start
             evidence[f"{base}_end"][i] = best.end
-    return sum(result.truncated for result in results)
+    probabilities = np.array([[r.probabilities[label] for label in clf.labels] for r in results])
+    return probabilities, evidence, sum(result.truncated for result in results)

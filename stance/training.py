@@ -31,13 +31,13 @@ import torch
 
 from stance import licences, metrics, modeldir
 from stance._version import __version__
+from stance.columns import context_values
 from stance.data import keep_share, load_source, offtopic_pairs, split_by_claim
 from stance.debias import claim_only_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
 from stance.labels import resolve_labels
 from stance.losses import focal_loss
-from stance.model import context_values
 from stance.model_config import ModelConfig
 from stance.training_config import TrainConfig
 
@@ -105,6 +105,7 @@ class _PairDataset(torch.utils.data.Dataset):
             frame["claim"].tolist(), frame["response"].tolist(), contexts
         )
         index = {label: i for i, label in enumerate(labels)}
+        self.label_names = labels
         self.input_ids = encoded.input_ids
         self.token_type_ids = encoded.token_type_ids if token_types else None
         self.labels = [index[label] for label in frame["label"]]
@@ -299,42 +300,107 @@ def train(
     strings applied to a YAML config. ``resume=True`` continues from the last
     checkpoint in ``output_dir/checkpoints``.
     """
-    from transformers import EarlyStoppingCallback, TrainingArguments
+    config = _resolved_config(config, output_dir, overrides)
+    out = Path(config.output_dir)
+    _check_checkpoints(out / "checkpoints", resume)
+    data = prepare_data(config)
+    model, tokenizer = _build_model(config, data.labels)
+    bias = _claim_only_bias(config, data)
+    train_set, eval_set = _datasets(config, data, tokenizer, model, bias)
+    trainer = _trainer(config, model, tokenizer, (train_set, eval_set), progress)
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    metrics = _run_metrics(trainer, result, data, bias)
+    if trainer.is_world_process_zero():
+        sources = _save_output(trainer.model, tokenizer, config, data, metrics, train_set.truncated)
+        _warn_about_licences(sources, out)
+    _wait_for_every_process()
+    from stance.model import StanceClassifier
 
+    return StanceClassifier.load(out, precision=config.precision)
+
+
+def _resolved_config(
+    config: TrainConfig | str | os.PathLike[str],
+    output_dir: str | os.PathLike[str] | None,
+    overrides: list[str],
+) -> TrainConfig:
+    """The config object: read from YAML with ``overrides``, with ``output_dir`` set."""
     if not isinstance(config, TrainConfig):
         config = TrainConfig.from_yaml(config, list(overrides))
     elif overrides:
         raise ConfigError("overrides apply to YAML configs; edit the TrainConfig object instead")
     if output_dir is not None:
         config.output_dir = str(output_dir)
-    out = Path(config.output_dir)
-    checkpoints = out / "checkpoints"
-    if resume and not _has_checkpoint(checkpoints):
+    return config
+
+
+def has_checkpoint(folder: Path) -> bool:
+    """True when ``folder`` holds a Trainer checkpoint (``checkpoint-N``) to resume from.
+
+    >>> has_checkpoint(Path("no-such-folder"))
+    False
+    """
+    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
+
+
+def _check_checkpoints(checkpoints: Path, resume: bool) -> None:
+    """Refuse to resume without a checkpoint, and to start over on top of one."""
+    if resume and not has_checkpoint(checkpoints):
         raise ConfigError(
             f"--resume was given but {checkpoints} holds no checkpoint; run without --resume"
         )
-    if not resume and _has_checkpoint(checkpoints):
+    if not resume and has_checkpoint(checkpoints):
         raise ConfigError(
             f"{checkpoints} holds checkpoints of an earlier run; pass --resume to continue it, "
             "or delete the folder (or pick another --output) to start over"
         )
 
-    data = prepare_data(config)
-    model, tokenizer = _build_model(config, data.labels)
+
+@dataclass
+class ClaimOnlyBias:
+    """What claim-only debiasing trains against: each training row's cross-fitted
+    claim-only probabilities, and which rows were debiased (sources with ``debias: false``
+    are not)."""
+
+    proba: np.ndarray
+    rows: np.ndarray
+
+    def cross_fit_accuracy(self, data: PreparedData) -> float:
+        """How often the claim-only model guesses a debiased row's label: the shortcut the
+        debiasing trained against."""
+        gold = np.array([data.labels.index(label) for label in data.train["label"]])
+        hits = self.proba.argmax(axis=1) == gold
+        return float(np.mean(hits[self.rows]))
+
+
+def _claim_only_bias(config: TrainConfig, data: PreparedData) -> ClaimOnlyBias | None:
+    """The claim-only probabilities of the training rows, when the config debiases."""
+    if config.debias is None:
+        return None
+    exempt = {s.display_name() for s in config.sources if not s.debias}
+    rows = ~data.train["source"].isin(exempt).to_numpy()
+    proba = claim_only_proba(
+        data.train["claim"].tolist(),
+        data.train["label"].tolist(),
+        data.labels,
+        config.debias.folds,
+        rows,
+    )
+    return ClaimOnlyBias(proba, rows)
+
+
+def _datasets(
+    config: TrainConfig,
+    data: PreparedData,
+    tokenizer: Any,
+    model: Any,
+    bias: ClaimOnlyBias | None,
+) -> tuple[_PairDataset, _PairDataset | None]:
+    """The tokenized training set and the validation set (``None`` without one)."""
     context_encoding = modeldir.CONTEXT_ENCODING if config.uses_context else None
     pair_tokenizer = PairTokenizer(tokenizer, config.max_length, context_encoding)
-    bias_proba = None
-    if config.debias is not None:
-        exempt = {s.display_name() for s in config.sources if not s.debias}
-        debiased_rows = ~data.train["source"].isin(exempt).to_numpy()
-        bias_proba = claim_only_proba(
-            data.train["claim"].tolist(),
-            data.train["label"].tolist(),
-            data.labels,
-            config.debias.folds,
-            debiased_rows,
-        )
     token_types = uses_token_types(tokenizer, model.config)
+    bias_proba = None if bias is None else bias.proba
     train_set = _PairDataset(
         data.train, pair_tokenizer, data.labels, bias_proba, token_types=token_types
     )
@@ -343,13 +409,19 @@ def train(
         if data.validation is not None and len(data.validation)
         else None
     )
+    return train_set, eval_set
+
+
+def _training_arguments(config: TrainConfig, has_eval: bool, progress: bool) -> Any:
+    """The Trainer's arguments: schedule, evaluation and checkpoints, precision, devices."""
+    from transformers import TrainingArguments
+
     use_cuda = torch.cuda.is_available()
     dtype = resolve_dtype(config.precision, torch.device("cuda" if use_cuda else "cpu"))
     strategy = "steps" if config.eval_steps else "epoch"
-    has_eval = eval_set is not None
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # launched by torchrun
-    args = TrainingArguments(
-        output_dir=str(checkpoints),
+    return TrainingArguments(
+        output_dir=str(Path(config.output_dir) / "checkpoints"),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
@@ -383,15 +455,35 @@ def train(
         # _PairDataset yields only what the model reads, and the collator pops the rest
         remove_unused_columns=False,
     )
+
+
+def _class_weights(config: TrainConfig, train_set: _PairDataset) -> Any:
+    """Inverse-frequency label weights for ``class_weights: balanced``, else ``None``."""
+    if config.class_weights != "balanced":
+        return None
+    n_labels = len(train_set.label_names)
+    counts = np.bincount(train_set.labels, minlength=n_labels).astype(float)
+    weights = counts.sum() / (n_labels * np.maximum(counts, 1))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def _trainer(
+    config: TrainConfig,
+    model: Any,
+    tokenizer: Any,
+    datasets: tuple[_PairDataset, _PairDataset | None],
+    progress: bool,
+) -> Any:
+    """The Trainer with the library's loss, early stopping and validation metrics."""
+    from transformers import EarlyStoppingCallback
+
+    train_set, eval_set = datasets
+    has_eval = eval_set is not None
+    args = _training_arguments(config, has_eval, progress)
     callbacks = []
     if has_eval and config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    class_weights = None
-    if config.class_weights == "balanced":
-        counts = np.bincount(train_set.labels, minlength=len(data.labels)).astype(float)
-        weights = counts.sum() / (len(data.labels) * np.maximum(counts, 1))
-        class_weights = torch.tensor(weights, dtype=torch.float32)
-    trainer = _stance_trainer_class()(
+    return _stance_trainer_class()(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -400,43 +492,45 @@ def train(
         processing_class=tokenizer,
         compute_metrics=_compute_metrics if has_eval else None,
         callbacks=callbacks,
-        class_weights=class_weights,
+        class_weights=_class_weights(config, train_set),
         debias=config.debias,
         focal_gamma=config.focal_gamma,
     )
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+
+
+def _run_metrics(
+    trainer: Any, result: Any, data: PreparedData, bias: ClaimOnlyBias | None
+) -> dict[str, Any]:
+    """The training metrics, the claim-only shortcut (when debiased) and the validation
+    metrics (when there is a validation set), for the model card and provenance."""
     metrics: dict[str, Any] = {"train": {k: float(v) for k, v in result.metrics.items()}}
-    if bias_proba is not None:
-        gold = np.array([data.labels.index(label) for label in data.train["label"]])
-        # how much a claim-only model could guess: the shortcut the debiasing trained against
-        # (over the rows it scored; sources with debias: false are not)
-        hits = bias_proba.argmax(axis=1) == gold
-        metrics["claim_only_cross_fit_accuracy"] = float(np.mean(hits[debiased_rows]))
-    if has_eval:
+    if bias is not None:
+        metrics["claim_only_cross_fit_accuracy"] = bias.cross_fit_accuracy(data)
+    if trainer.eval_dataset is not None:
         metrics["validation"] = {
             k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))
         }
-    if trainer.is_world_process_zero():
-        sources = _save_output(trainer.model, tokenizer, config, data, metrics, train_set.truncated)
-        restricted = licences.restricted_sources(sources)
-        if restricted:
-            warnings.warn(
-                licences.LicenceWarning(
-                    f"{len(restricted)} training sources have a non-commercial licence or none "
-                    f"stated ({', '.join(restricted)}); the model may carry their terms. The "
-                    f"rows per licence class are in {out / 'README.md'}"
-                ),
-                stacklevel=2,
-            )
+    return metrics
+
+
+def _warn_about_licences(sources: list[dict[str, Any]], out: Path) -> None:
+    """Warn when a training source's licence is non-commercial or not stated."""
+    restricted = licences.restricted_sources(sources)
+    if restricted:
+        warnings.warn(
+            licences.LicenceWarning(
+                f"{len(restricted)} training sources have a non-commercial licence or none "
+                f"stated ({', '.join(restricted)}); the model may carry their terms. The "
+                f"rows per licence class are in {out / 'README.md'}"
+            ),
+            stacklevel=3,
+        )
+
+
+def _wait_for_every_process() -> None:
+    """Under torchrun, hold every process until rank 0 has saved the model."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
-    from stance.model import StanceClassifier
-
-    return StanceClassifier.load(out, precision=config.precision)
-
-
-def _has_checkpoint(folder: Path) -> bool:
-    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
 
 
 def source_records(config: TrainConfig, train: pd.DataFrame) -> list[dict[str, Any]]:

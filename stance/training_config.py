@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stance.columns import Columns
 from stance.errors import ConfigError, did_you_mean
 from stance.modeldir import BASE_MODEL_PACKAGE, SHIPPED_MODEL
 
@@ -44,8 +45,10 @@ class SourceConfig:
             :data:`stance.modeldir.CONTEXT_ENCODING`) and records it.
         label_map: source label -> model label (labels already in the model map to
             themselves).
-        filter: keep rows whose column equals the value (or is in the list); dotted
-            names reach into dict columns, e.g. ``meta.task: negation``.
+        filter: keep rows whose column equals the value (or is in the list), compared
+            as text as ``stance eval --filter`` compares (``fold: 1`` keeps ``"1"`` in a
+            CSV and ``1`` in JSONL); dotted names reach into dict columns, e.g.
+            ``meta.task: negation``.
         max_rows: cap after filtering (a seeded random sample).
         weight: rows drawn = weight x rows (after the cap); <1 subsamples, >1 repeats.
         balance_classes: resample this source so each label has the same count (the mean).
@@ -76,6 +79,23 @@ class SourceConfig:
             return self.name
         p = Path(self.path)
         return p.parent.name if p.stem in ("pairs", "train", "data") else p.stem.split(".")[0]
+
+    @property
+    def columns(self) -> Columns:
+        """The source's columns, label map and filter as one value.
+
+        >>> SourceConfig(path="t.csv", label_column="stance", filter={"split": "train"}).columns
+        Columns(claim='claim', response='response', context=None, label='stance', \
+label_map={}, filters={'split': ('train',)}, prefix='')
+        """
+        return Columns(
+            claim=self.claim_column,
+            response=self.response_column,
+            context=self.context_column,
+            label=self.label_column,
+            label_map=self.label_map,
+            filters=self.filter,
+        )
 
 
 @dataclass
@@ -170,12 +190,23 @@ class TrainConfig:
 
     # --------------------------------------------------------------- validation
     def check(self) -> None:
-        """Check value ranges (types are checked by :meth:`from_dict`)."""
+        """Check value ranges (types are checked by :meth:`from_dict`); the first problem
+        found fails, in the order of the steps below."""
         from stance.labels import resolve_labels
 
         resolve_labels(self.labels)
         if not self.sources:
             raise ConfigError("sources must list at least one training file")
+        self._check_ranges()
+        self._check_exclusive_settings()
+        self._check_loss()
+        self._check_debias()
+        self._check_offtopic()
+        self._check_choices()
+        self._check_sources()
+
+    def _check_ranges(self) -> None:
+        """Sizes, step counts and shares within their ranges."""
         positive = ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "max_length")
         for key in positive:
             if getattr(self, key) < 1:
@@ -193,6 +224,10 @@ class TrainConfig:
                 f"train_fraction must be in (0, 1], got {self.train_fraction}; it is the share "
                 "of the training rows to keep (1 keeps all)"
             )
+
+    def _check_exclusive_settings(self) -> None:
+        """Settings that cannot go together: LoRA on the shipped model, validation sources
+        and a validation fraction."""
         if self.lora is not None and self.base_model == SHIPPED_MODEL:
             raise ConfigError(
                 f"base_model {SHIPPED_MODEL!r} cannot take a LoRA adapter (loading the adapter "
@@ -201,6 +236,9 @@ class TrainConfig:
             )
         if self.validation.sources and self.validation.fraction:
             raise ConfigError("set either validation.sources or validation.fraction, not both")
+
+    def _check_loss(self) -> None:
+        """Class weights and focal loss, and that only one setting replaces the loss."""
         if self.class_weights not in (None, "balanced"):
             raise ConfigError(
                 f"class_weights must be null or 'balanced', got {self.class_weights!r}"
@@ -214,6 +252,9 @@ class TrainConfig:
             raise ConfigError(
                 "focal_gamma and debias both replace the cross-entropy loss; set one of them"
             )
+
+    def _check_debias(self) -> None:
+        """The debias section, and the sources' ``debias: false`` that need one."""
         if self.debias is not None:
             from stance.debias import METHODS
 
@@ -225,27 +266,38 @@ class TrainConfig:
                     "every source sets debias: false, so the claim-only model has nothing to "
                     "learn from; remove the debias section or let a source be debiased"
                 )
-        else:
-            for i, source in enumerate(self.sources):
-                if not source.debias:
-                    raise ConfigError(
-                        f"sources[{i}] ({source.display_name()}) sets debias: false, but the "
-                        "config has no debias section, so nothing is debiased; remove the key "
-                        "or add debias: {method: reweight}"
-                    )
-        if self.offtopic is not None:
-            _check_choice("offtopic.label", self.offtopic.label, resolve_labels(self.labels))
-            if self.offtopic.rows < 1:
-                raise ConfigError(f"offtopic.rows must be >= 1, got {self.offtopic.rows}")
-            if self.offtopic.min_content_words < 0:
+            return
+        for i, source in enumerate(self.sources):
+            if not source.debias:
                 raise ConfigError(
-                    "offtopic.min_content_words must be >= 0, got "
-                    f"{self.offtopic.min_content_words}"
+                    f"sources[{i}] ({source.display_name()}) sets debias: false, but the "
+                    "config has no debias section, so nothing is debiased; remove the key "
+                    "or add debias: {method: reweight}"
                 )
+
+    def _check_offtopic(self) -> None:
+        """The off-topic pairs: a label of the model, a positive count."""
+        from stance.labels import resolve_labels
+
+        if self.offtopic is None:
+            return
+        _check_choice("offtopic.label", self.offtopic.label, resolve_labels(self.labels))
+        if self.offtopic.rows < 1:
+            raise ConfigError(f"offtopic.rows must be >= 1, got {self.offtopic.rows}")
+        if self.offtopic.min_content_words < 0:
+            raise ConfigError(
+                f"offtopic.min_content_words must be >= 0, got {self.offtopic.min_content_words}"
+            )
+
+    def _check_choices(self) -> None:
+        """Precision and learning-rate schedule among the known names."""
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         schedulers = ("linear", "cosine", "constant", "constant_with_warmup")
         _check_choice("lr_scheduler", self.lr_scheduler, schedulers)
+
+    def _check_sources(self) -> None:
+        """Every source's weight, cap and context column; no context in validation only."""
         for source in [*self.sources, *self.validation.sources]:
             if source.weight <= 0:
                 raise ConfigError(f"source {source.path}: weight must be > 0, got {source.weight}")

@@ -65,10 +65,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def import_script(relative_path: str):
-    """A repository script (``training/...``) imported as a module, by its path."""
+    """A repository script (``training/...``) imported as a module, by its path.
+
+    Its folder goes first on ``sys.path``, as ``python training/x.py`` puts it, so the
+    script imports the modules beside it as it does when run.
+    """
     import importlib.util
+    import sys
 
     path = REPO / relative_path
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

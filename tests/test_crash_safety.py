@@ -167,9 +167,9 @@ def _fail_after_writing(real):
     ("target_name", "owner", "where", "fail"),
     [
         # the 3rd part cannot be written
-        ("out.csv", stance_io, "_csv_bytes", _fail_on_call(3, _disk_full())),
+        ("out.csv", stance_io, "csv_bytes", _fail_on_call(3, _disk_full())),
         # the manifest after the 3rd part cannot be replaced
-        ("out.jsonl", stance_io, "_write_manifest", _fail_on_call(4, _disk_full())),
+        ("out.jsonl", stance_io, "write_manifest", _fail_on_call(4, _disk_full())),
         # the final file runs out of space half-way through the copy of the parts
         ("out.csv", stance_io.shutil, "copyfileobj", _fail_on_call(3, _disk_full())),
         # the final file is written, then its fsync fails
@@ -210,8 +210,8 @@ def test_disk_full_leaves_no_complete_looking_file_and_resume_finishes(
 def test_failed_write_keeps_the_writer_closed(tmp_path, monkeypatch):
     writer = stance_io.ResumableWriter.open(tmp_path / "o.csv", {"job": 1}, resume=False)
     writer.append(pd.DataFrame({"a": ["1"]}))
-    failing = _fail_on_call(1, _disk_full())(stance_io._csv_bytes)
-    monkeypatch.setattr(stance_io, "_csv_bytes", failing)
+    failing = _fail_on_call(1, _disk_full())(stance_io.csv_bytes)
+    monkeypatch.setattr(stance_io, "csv_bytes", failing)
     with pytest.raises(OutputError, match="No space left"):
         writer.append(pd.DataFrame({"a": ["2"]}))
     with pytest.raises(OutputError, match="--resume"):

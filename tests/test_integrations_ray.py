@@ -152,6 +152,18 @@ def test_scorer_refuses_to_overwrite_a_column(tiny_model_dir, scorer):
     assert list(prefixed.columns)[-5:] == [f"pred_{c}" for c in OUTPUT_COLUMNS]
 
 
+def test_scorer_leaves_transformers_logging_as_it_was(tiny_model_dir):
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_warning()
+    try:
+        StanceScorer(tiny_model_dir, precision="fp32")
+        assert hf_logging.get_verbosity() == hf_logging.WARNING
+    finally:
+        hf_logging.set_verbosity(before)
+
+
 def test_scorer_refuses_other_batch_types(scorer):
     with pytest.raises(ConfigError, match="batch_format='pandas' or 'pyarrow'"):
         scorer({"claim": ["a"], "response": ["b"]})

@@ -162,7 +162,7 @@ def test_count_rows_jsonl_skips_blank_lines_across_blocks(tmp_path, monkeypatch)
     path = tmp_path / "in.jsonl"
     path.write_text('{"a": 1}\n\n   \n{"a": 2}\r\n\t\n{"a": 3}')
     assert count_rows(path) == 3
-    monkeypatch.setattr(sio_readers, "_BLOCK", 3)  # block borders fall inside lines
+    monkeypatch.setattr(sio_readers, "BLOCK", 3)  # block borders fall inside lines
     assert count_rows(path) == 3
     assert len(records(iter_batches(path, 2))) == 3
 
@@ -265,7 +265,7 @@ def test_csv_unterminated_quote(tmp_path):
 
 @pytest.mark.parametrize("ext", [".csv", ".csv.gz", ".jsonl"])
 def test_latin1_bytes_name_line_offset_and_utf8(tmp_path, ext, monkeypatch):
-    monkeypatch.setattr(sio_encoding, "_BLOCK", 5)  # block borders split multi-byte characters
+    monkeypatch.setattr(sio_encoding, "BLOCK", 5)  # block borders split multi-byte characters
     if ".csv" in ext:
         text = "claim,response\nnaïve,fine\n" + "ok,ok\n" * 3000 + "café,x\n"
         line = 2
@@ -599,7 +599,7 @@ def test_kill_between_part_and_manifest(tmp_path, ext, monkeypatch):
     def killed(*args):
         raise KeyboardInterrupt  # stands in for kill -9 after the part's rename
 
-    monkeypatch.setattr(sio_writer, "_write_manifest", killed)
+    monkeypatch.setattr(sio_writer, "write_manifest", killed)
     with pytest.raises(KeyboardInterrupt):
         writer.append(next(batches))
     monkeypatch.undo()

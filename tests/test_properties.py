@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stance import StanceClassifier, io
-from stance.model import text_problem
+from stance.columns import text_problem
 from stance.scoring import score_file
 
 PROPERTY = settings(

@@ -216,12 +216,12 @@ def train_stage(config: Path, run_dir: Path, overrides: list[str] = ()) -> None:
     it if it already finished (so a rerun after an interruption in stage 2 keeps stage 1).
     """
     from stance import modeldir
-    from stance.training import _has_checkpoint, train
+    from stance.training import has_checkpoint, train
 
     if (run_dir / modeldir.STANCE_CONFIG).is_file():  # written when a training finishes
         print(f"{run_dir} is already trained; delete it to train this stage again")
         return
-    resume = _has_checkpoint(run_dir / "checkpoints")
+    resume = has_checkpoint(run_dir / "checkpoints")
     train(config, output_dir=run_dir, overrides=list(overrides), resume=resume)
 
 
@@ -306,8 +306,7 @@ def write_augment_data(path: Path) -> None:
     script = Path(__file__).resolve().parent / "augment.py"
     if path.is_file() and path.stat().st_mtime >= script.stat().st_mtime:
         return
-    sys.path.insert(0, str(script.parent))
-    import augment
+    import augment  # beside this script, which Python puts first on sys.path
 
     augment.main(["--out", str(path)])
 

@@ -6,7 +6,8 @@ columns ``stance score`` writes (``label``, one ``p_<label>`` per label, ``error
 computed by the same code (:func:`stance.scoring.score_frame`). :func:`score_dataset`
 wires it up. Ray is an optional extra (``pip install 'claimstance[ray]'``); this module
 imports Ray only inside :func:`score_dataset`, so :class:`StanceScorer` also works
-without it.
+without it, and torch only where a scorer loads its model, so the driver that builds the
+pipeline does not load it.
 
 >>> import ray  # doctest: +SKIP
 >>> from stance.integrations.ray import score_dataset  # doctest: +SKIP
@@ -21,16 +22,26 @@ id column to join the scores back.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from stance.columns import (
+    PAIR_OPTIONS,
+    Columns,
+    PairOptions,
+    check_added,
+    check_columns,
+    columns_for_model,
+    output_columns,
+)
+from stance.defaults import DEFAULT_BATCH_SIZE
 from stance.errors import ConfigError
-from stance.scoring import check_columns, output_columns, score_frame
+from stance.progress import transformers_quieted
 
 if TYPE_CHECKING:
     import ray.data
+    from typing_extensions import Unpack
 
     from stance.model import StanceClassifier
 
@@ -56,13 +67,15 @@ class StanceScorer:
 
     Args:
         model: model directory or hub id; ``None`` is the shipped default model.
-        claim_column, response_column: names of the text columns.
-        context_column: the post each response answers, for a model trained with context
-            (``stance score --context-column``; dotted names reach into dict columns). A
-            model trained without context ignores it with a ``ContextWarning``.
-        prefix: prefix for the added column names (``stance score --prefix``).
         batch_size: pairs per forward pass (``stance score --batch-size``).
         precision, max_length, device: as for :meth:`StanceClassifier.load`.
+        column_options: ``claim_column``, ``response_column`` (the text columns),
+            ``context_column`` (the post each response answers, for a model trained with
+            context: ``stance score --context-column``; dotted names reach into dict
+            columns; a model trained without context ignores it with a
+            ``ContextWarning``), ``prefix`` (for the added column names: ``stance score
+            --prefix``), or all of them as a :class:`~stance.columns.Columns` in
+            ``columns``.
 
     >>> scorer = StanceScorer("my-model", precision="fp32")  # doctest: +SKIP
     >>> scorer(pd.DataFrame({"claim": ["Prices rose."], "response": ["No."]}))  # doctest: +SKIP
@@ -74,34 +87,33 @@ class StanceScorer:
         self,
         model: str | os.PathLike[str] | None = None,
         *,
-        claim_column: str = "claim",
-        response_column: str = "response",
-        context_column: str | None = None,
-        prefix: str = "",
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         precision: str = "auto",
         max_length: int | None = None,
         device: str | None = None,
+        **column_options: Unpack[PairOptions],
     ) -> None:
-        from stance.cli_common import quiet_transformers
-        from stance.model import StanceClassifier, context_for_model
+        from stance.model import StanceClassifier
 
-        quiet_transformers()
-        self.clf: StanceClassifier = StanceClassifier.load(
-            model, max_length=max_length, batch_size=batch_size, precision=precision, device=device
-        )
-        self.claim_column = claim_column
-        self.response_column = response_column
-        self.context_column = context_column  # as given: checked against every batch
-        use = context_for_model(self.clf, given=context_column is not None, stacklevel=2)
-        self.scored_context = context_column if use else None
-        self.prefix = prefix
-        self.added = output_columns(self.clf.labels, prefix)
+        self.columns = Columns.from_options(column_options, PAIR_OPTIONS)  # checked per batch
+        with transformers_quieted():
+            self.clf: StanceClassifier = StanceClassifier.load(
+                model,
+                max_length=max_length,
+                batch_size=batch_size,
+                precision=precision,
+                device=device,
+            )
+        self.scored_columns = columns_for_model(self.clf, self.columns, stacklevel=2)
+        self.added = output_columns(self.clf.labels, self.columns.prefix)
         self.rows = 0
         self.truncated = 0
 
     def __call__(self, batch: Any) -> Any:
         """Score one batch; returns the same type (pandas DataFrame or pyarrow Table)."""
+        from stance.model import warn_truncated
+        from stance.scoring import score_frame
+
         arrow = not isinstance(batch, pd.DataFrame)
         if arrow and not hasattr(batch, "to_pandas"):
             raise ConfigError(
@@ -109,38 +121,19 @@ class StanceScorer:
                 f"{type(batch).__name__}; pass batch_format='pandas' or 'pyarrow' to map_batches"
             )
         frame = batch.to_pandas() if arrow else batch
-        check_columns(
-            [str(c) for c in frame.columns],
-            self.claim_column,
-            self.response_column,
-            self.added,
-            "the batch",
-            self.context_column,
-        )
-        scored, truncated = score_frame(
-            frame,
-            self.clf,
-            self.claim_column,
-            self.response_column,
-            self.prefix,
-            context_column=self.scored_context,
-        )
+        found = [str(c) for c in frame.columns]
+        check_columns(found, self.columns, "the batch")
+        check_added(found, self.added, "the batch")
+        scored, truncated = score_frame(frame, self.clf, columns=self.scored_columns)
         self.rows += len(scored)
         self.truncated += truncated
-        if truncated:
-            from stance.model import TruncationWarning
-
-            warnings.warn(
-                f"{truncated} of {len(scored)} pairs are longer than {self.clf.max_length} "
-                "tokens; their responses were cut (claims kept whole)",
-                TruncationWarning,
-                stacklevel=2,
-            )
+        fix = "Pass a larger max_length to StanceScorer or score_dataset if the cut text matters."
+        warn_truncated(truncated, len(scored), self.clf.max_length, fix=fix, stacklevel=2)
         if not arrow:
             return scored
-        from stance.io import _arrow_table  # the conversion stance score uses for Parquet
+        from stance.io import arrow_table  # the conversion stance score uses for Parquet
 
-        return _arrow_table(scored)
+        return arrow_table(scored)
 
 
 def score_dataset(
@@ -152,50 +145,38 @@ def score_dataset(
     num_gpus: float = 0,
     rows_per_call: int = DEFAULT_ROWS_PER_CALL,
     batch_format: str = "pandas",
-    claim_column: str = "claim",
-    response_column: str = "response",
-    context_column: str | None = None,
-    prefix: str = "",
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     precision: str = "auto",
     max_length: int | None = None,
+    **column_options: Unpack[PairOptions],
 ) -> ray.data.Dataset:
     """Add the ``stance score`` columns to a Ray dataset, with ``concurrency`` actors.
 
     Each actor reserves ``num_cpus`` CPUs (and ``num_gpus`` GPUs) and loads the model
-    once. The result is lazy, like every Ray dataset: write it with
-    ``.write_parquet(folder)`` or consume it. Row order is kept only when Ray Data is
-    told to (``execution_options.preserve_order``).
+    once. ``column_options`` are those of :class:`StanceScorer`. The result is lazy,
+    like every Ray dataset: write it with ``.write_parquet(folder)`` or consume it. Row
+    order is kept only when Ray Data is told to (``execution_options.preserve_order``).
 
     >>> ds = ray.data.read_parquet("pairs.parquet")  # doctest: +SKIP
     >>> scored = score_dataset(ds, concurrency=2)  # doctest: +SKIP
     >>> scored.write_parquet("scored/")  # doctest: +SKIP
     """
     data = require_ray()
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-        raise ConfigError(f"concurrency must be a positive integer, got {concurrency!r}")
-    if not isinstance(rows_per_call, int) or isinstance(rows_per_call, bool) or rows_per_call < 1:
-        raise ConfigError(f"rows_per_call must be a positive integer, got {rows_per_call!r}")
+    _check_positive("concurrency", concurrency)
+    _check_positive("rows_per_call", rows_per_call)
     if batch_format not in ("pandas", "pyarrow"):
         raise ConfigError(f"batch_format must be 'pandas' or 'pyarrow', got {batch_format!r}")
+    columns = Columns.from_options(column_options, PAIR_OPTIONS)
     schema = dataset.schema(fetch_if_missing=False)  # known without running, e.g. Parquet
     if schema is not None:  # fail before any actor loads the model; p_* columns per batch
-        check_columns(
-            [str(name) for name in schema.names],
-            claim_column,
-            response_column,
-            [f"{prefix}label", f"{prefix}error"],
-            "the dataset",
-            context_column,
-        )
+        found = [str(name) for name in schema.names]
+        check_columns(found, columns, "the dataset")
+        check_added(found, [f"{columns.prefix}label", f"{columns.prefix}error"], "the dataset")
     return dataset.map_batches(
         StanceScorer,
         fn_constructor_args=(model,),
         fn_constructor_kwargs={
-            "claim_column": claim_column,
-            "response_column": response_column,
-            "context_column": context_column,
-            "prefix": prefix,
+            "columns": columns,
             "batch_size": batch_size,
             "precision": precision,
             "max_length": max_length,
@@ -206,6 +187,11 @@ def score_dataset(
         num_cpus=num_cpus,
         num_gpus=num_gpus,
     )
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
 def require_ray() -> Any:

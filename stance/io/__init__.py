@@ -15,7 +15,8 @@ Readers never load a whole file: :func:`iter_batches` yields DataFrames of at mo
 :class:`ResumableWriter` commits every appended frame atomically under ``OUTPUT.partial/``,
 so a job killed at any instant (even ``kill -9``) resumes without losing or duplicating a
 row, and :meth:`ResumableWriter.finalize` moves the complete file into place with one
-atomic rename.
+atomic rename. :func:`arrow_table` converts a frame as the writer does for Parquet (the
+Ray integration returns Arrow batches with it).
 
 Typical use (this is what ``stance score INPUT -o OUTPUT --resume`` does)::
 
@@ -27,7 +28,8 @@ Typical use (this is what ``stance score INPUT -o OUTPUT --resume`` does)::
 User mistakes raise :mod:`stance.errors` classes whose message names the file (and the
 1-based line where relevant), says what was expected, what came, and how to fix it.
 
-The code is split by concern: :mod:`~stance.io.formats` (format detection),
+The code is split by concern (what a module shares with its siblings is public in it;
+the package exports the API in ``__all__``): :mod:`~stance.io.formats` (format detection),
 :mod:`~stance.io.readers` (the reading API) with one module per format
 (:mod:`~stance.io.csv_reader`, :mod:`~stance.io.jsonl_reader`,
 :mod:`~stance.io.parquet_reader`; the row readers batch with :mod:`~stance.io.batching`),
@@ -41,12 +43,13 @@ from __future__ import annotations
 
 from stance.io.formats import SUPPORTED_EXTENSIONS, is_gzip, table_format
 from stance.io.readers import count_rows, iter_batches, read_columns
-from stance.io.serialise import _arrow_table as _arrow_table  # used by stance.integrations.ray
+from stance.io.serialise import arrow_table
 from stance.io.writer import ResumableWriter
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
     "ResumableWriter",
+    "arrow_table",
     "count_rows",
     "is_gzip",
     "iter_batches",

@@ -8,13 +8,13 @@ from typing import TypeVar
 Row = TypeVar("Row")
 
 
-def _batched(
+def batched(
     rows: Iterable[Row], batch_size: int, skip_rows: int
 ) -> Iterator[tuple[list[Row], int]]:
     """The rows after the first ``skip_rows``, in lists of at most ``batch_size``, each with
     the 0-based position of its first row in ``rows``.
 
-    >>> list(_batched("abcde", 2, skip_rows=1))
+    >>> list(batched("abcde", 2, skip_rows=1))
     [(['b', 'c'], 1), (['d', 'e'], 3)]
     """
     position = 0  # rows seen so far

@@ -9,18 +9,18 @@ from pathlib import Path
 import pandas as pd
 
 from stance.errors import InputDataError
-from stance.io.batching import _batched
-from stance.io.encoding import _reading
-from stance.io.files import _open_text
+from stance.io.batching import batched
+from stance.io.encoding import reading
+from stance.io.files import open_text
 
 _CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) is too small for long texts
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, int, list[str]]]:
+def csv_records(path: Path) -> Iterator[tuple[int, int, list[str]]]:
     """Yield ``(first line, last line, fields)`` for every non-blank CSV record."""
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with _open_text(path) as f:
+    with open_text(path) as f:
         reader = csv.reader(f, strict=True)
         line = 0  # the last physical line consumed
         while True:
@@ -53,7 +53,8 @@ def _where(path: Path, start: int, end: int) -> str:
     return f"{path} line {start}" if start == end else f"{path} line {start} (to line {end})"
 
 
-def _check_header(path: Path, line: int, header: list[str]) -> None:
+def check_header(path: Path, line: int, header: list[str]) -> None:
+    """Refuse a CSV header that names a column twice (``line``: its 1-based line)."""
     seen: set[str] = set()
     for name in header:
         if name in seen:
@@ -64,31 +65,38 @@ def _check_header(path: Path, line: int, header: list[str]) -> None:
         seen.add(name)
 
 
-def _preview(names: list[str], limit: int = 6) -> str:
+def preview_names(names: list[str], limit: int = 6) -> str:
+    """The first ``limit`` names for a message, with the count when there are more.
+
+    >>> preview_names(list("abcdefgh"), limit=2)
+    'a, b, ... (8 in all)'
+    """
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _csv_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
-    with _reading(path):
-        records = _csv_records(path)
+def csv_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
+    """Frames of at most ``batch_size`` rows of the CSV file ``path`` (all text), after
+    ``skip_rows`` rows; the index holds the global row positions."""
+    with reading(path):
+        records = csv_records(path)
         first = next(records, None)
         if first is None:
             return
         line, _, columns = first
-        _check_header(path, line, columns)
+        check_header(path, line, columns)
 
         def checked_rows() -> Iterator[list[str]]:
             for start, end, fields in records:
                 if len(fields) != len(columns):
                     raise InputDataError(
                         f"{_where(path, start, end)}: expected {len(columns)} fields, one per "
-                        f"header column ({_preview(columns)}), got {len(fields)}. Quote "
+                        f"header column ({preview_names(columns)}), got {len(fields)}. Quote "
                         'fields that contain commas ("a, b"), or fix the row.'
                     )
                 yield fields
 
-        for rows, first_row in _batched(checked_rows(), batch_size, skip_rows):
+        for rows, first_row in batched(checked_rows(), batch_size, skip_rows):
             yield _text_frame(columns, rows, first_row)
 
 

@@ -9,32 +9,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stance.errors import InputDataError, StanceError
-from stance.io.files import _BLOCK, _open_binary, _read_error
-from stance.io.formats import _suffix, is_gzip
+from stance.io.files import BLOCK, open_binary, read_error
+from stance.io.formats import is_gzip, table_suffix
 
 
 @contextlib.contextmanager
-def _reading(path: Path) -> Iterator[None]:
+def reading(path: Path) -> Iterator[None]:
     """Turn low-level read failures into :class:`InputDataError` naming ``path``."""
     try:
         yield
     except StanceError:
         raise
     except UnicodeDecodeError:
-        raise _encoding_error(path) from None
+        raise encoding_error(path) from None
     except (OSError, EOFError, zlib.error) as exc:
-        raise _read_error(path, exc) from exc
+        raise read_error(path, exc) from exc
 
 
-def _encoding_error(path: Path, found: tuple[int, int, bytes] | None = None) -> InputDataError:
+def encoding_error(path: Path, found: tuple[int, int, bytes] | None = None) -> InputDataError:
     """Describe the first bytes of ``path`` that are not UTF-8: offset, line and a fix.
 
     ``found`` is ``(byte offset, 1-based line, bad bytes)``; when not given, the file is
     scanned for it.
     """
-    fix = f"iconv -f latin1 -t utf-8 {path} > fixed{_suffix(path.name.lower())}"
+    fix = f"iconv -f latin1 -t utf-8 {path} > fixed{table_suffix(path.name.lower())}"
     if is_gzip(path):
-        fix = f"gunzip -c {path} | iconv -f latin1 -t utf-8 | gzip > fixed{_suffix(path.name)}"
+        fix = f"gunzip -c {path} | iconv -f latin1 -t utf-8 | gzip > fixed{table_suffix(path.name)}"
     advice = (
         f"Re-encode the file as UTF-8, e.g. `{fix}` (put the file's real encoding in place "
         "of latin1)."
@@ -58,9 +58,9 @@ def _find_bad_utf8(path: Path) -> tuple[int, int, bytes] | None:
     """Return (byte offset, 1-based line, bad bytes) of the first invalid UTF-8 sequence."""
     offset = newlines = 0
     carry = b""
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         while True:
-            block = f.read(_BLOCK)
+            block = f.read(BLOCK)
             data = carry + block
             if not data:
                 return None

@@ -11,17 +11,17 @@ from typing import IO, Any
 from stance.errors import InputDataError
 from stance.io.formats import is_gzip
 
-_BLOCK = 1 << 20  # bytes read or copied at a time
+BLOCK = 1 << 20  # bytes read or copied at a time
 
 
-def _input_is_empty(path: Path) -> bool:
+def input_is_empty(path: Path) -> bool:
     """Check that ``path`` is a readable file; True when it has no bytes at all."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise InputDataError(f"input file not found: {path}") from None
     except OSError as exc:
-        raise _read_error(path, exc) from exc
+        raise read_error(path, exc) from exc
     if path.is_dir():
         raise InputDataError(
             f"the input {path} is a folder, expected a file; pass the path of a "
@@ -30,7 +30,8 @@ def _input_is_empty(path: Path) -> bool:
     return size == 0
 
 
-def _read_error(path: Path, exc: BaseException) -> InputDataError:
+def read_error(path: Path, exc: BaseException) -> InputDataError:
+    """The :class:`InputDataError` that says why ``path`` could not be read and what to do."""
     if isinstance(exc, FileNotFoundError):
         return InputDataError(f"input file not found: {path}")
     if isinstance(exc, PermissionError):
@@ -52,22 +53,25 @@ def _read_error(path: Path, exc: BaseException) -> InputDataError:
     return InputDataError(f"cannot read {path}: {reason}")
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def open_binary(path: Path) -> IO[bytes]:
+    """Open ``path`` for reading bytes, decompressing ``.gz``; errors as :func:`read_error`."""
     try:
         return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
-        raise _read_error(path, exc) from exc
+        raise read_error(path, exc) from exc
 
 
-def _open_text(path: Path) -> IO[str]:
+def open_text(path: Path) -> IO[str]:
+    """Open ``path`` as UTF-8 text (a BOM is skipped), decompressing ``.gz``."""
     kwargs: dict[str, Any] = {"encoding": "utf-8-sig", "newline": ""}
     try:
         return gzip.open(path, "rt", **kwargs) if is_gzip(path) else open(path, **kwargs)  # noqa: SIM115
     except OSError as exc:
-        raise _read_error(path, exc) from exc
+        raise read_error(path, exc) from exc
 
 
-def _arrow() -> tuple[Any, Any]:
+def pyarrow_modules() -> tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``, imported on first use (pyarrow is slow to import)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -36,7 +36,7 @@ def table_format(path: str | os.PathLike[str]) -> str:
     for extension, fmt in _FORMATS.items():
         if name.endswith(extension):
             return fmt
-    suffix = _suffix(name)
+    suffix = table_suffix(name)
     if suffix in (".tsv", ".tab", ".tsv.gz", ".txt"):
         hint = " Convert the file to comma-separated CSV (or JSON lines) first."
     elif suffix in (".json", ".json.gz"):
@@ -62,7 +62,12 @@ def is_gzip(path: str | os.PathLike[str]) -> bool:
     return Path(path).name.lower().endswith(".gz")
 
 
-def _suffix(name: str) -> str:
+def table_suffix(name: str) -> str:
+    """The extension that decides a table's format, with ``.gz`` and the one before it.
+
+    >>> table_suffix("scored.jsonl.gz"), table_suffix("scored.CSV")
+    ('.jsonl.gz', '.CSV')
+    """
     suffixes = Path(name).suffixes
     if not suffixes:
         return ""

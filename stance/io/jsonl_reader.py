@@ -10,17 +10,17 @@ from typing import Any
 import pandas as pd
 
 from stance.errors import InputDataError
-from stance.io.batching import _batched
-from stance.io.encoding import _encoding_error, _reading
-from stance.io.files import _open_binary
+from stance.io.batching import batched
+from stance.io.encoding import encoding_error, reading
+from stance.io.files import open_binary
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = " \t\r\n"  # the whitespace JSON allows around a value
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, object)`` for every non-blank line of a JSONL file."""
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         offset = 0  # byte offset of the current line
         for number, raw in enumerate(f, 1):
             start = offset
@@ -31,7 +31,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 bad = raw[exc.start : exc.end]
-                raise _encoding_error(path, (start + exc.start, number, bad)) from None
+                raise encoding_error(path, (start + exc.start, number, bad)) from None
             if not text.strip(_JSON_SPACE):
                 continue
             try:
@@ -69,12 +69,14 @@ def _json_kind(value: Any) -> str:
     return "an array"
 
 
-def _jsonl_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
+def jsonl_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
+    """Frames of at most ``batch_size`` objects of the JSONL file ``path`` after
+    ``skip_rows``; columns are every key seen so far, in order of first appearance."""
     columns: list[str] = []  # every key seen so far, in order of first appearance
     known: set[str] = set()
 
     def records_noting_keys() -> Iterator[dict[str, Any]]:
-        for _, record in _jsonl_records(path):
+        for _, record in jsonl_records(path):
             if len(record) != len(known) or not known.issuperset(record):
                 for key in record:
                     if key not in known:
@@ -82,8 +84,8 @@ def _jsonl_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.D
                         columns.append(key)
             yield record
 
-    with _reading(path):
-        for records, first_row in _batched(records_noting_keys(), batch_size, skip_rows):
+    with reading(path):
+        for records, first_row in batched(records_noting_keys(), batch_size, skip_rows):
             yield _object_frame(columns, records, first_row)
 
 

@@ -11,13 +11,13 @@ from typing import Any
 import pandas as pd
 
 from stance.errors import InputDataError, StanceError
-from stance.io.files import _arrow, _read_error
+from stance.io.files import pyarrow_modules, read_error
 
 
 @contextlib.contextmanager
-def _parquet_file(path: Path) -> Iterator[Any]:
+def parquet_file(path: Path) -> Iterator[Any]:
     """Open a Parquet file, turning Arrow and OS errors into :class:`InputDataError`."""
-    pa, pq = _arrow()
+    pa, pq = pyarrow_modules()
     try:
         with pq.ParquetFile(path) as pf:
             yield pf
@@ -25,15 +25,17 @@ def _parquet_file(path: Path) -> Iterator[Any]:
         raise
     except (pa.ArrowException, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
-            raise _read_error(path, exc) from exc
+            raise read_error(path, exc) from exc
         raise InputDataError(
             f"cannot read {path} as Parquet ({exc}); expected a complete Parquet file. "
             "Check that it was written completely, or export it again."
         ) from exc
 
 
-def _parquet_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
-    with _parquet_file(path) as pf:
+def parquet_batches(path: Path, batch_size: int, skip_rows: int) -> Iterator[pd.DataFrame]:
+    """Frames of at most ``batch_size`` rows of the Parquet file ``path`` after
+    ``skip_rows`` (whole row groups before them are skipped unread)."""
+    with parquet_file(path) as pf:
         meta = pf.metadata
         groups = meta.num_row_groups
         first, position = 0, 0  # skip whole row groups using the metadata alone

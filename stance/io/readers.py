@@ -12,12 +12,12 @@ from typing import IO
 import pandas as pd
 
 from stance.errors import ConfigError
-from stance.io.csv_reader import _check_header, _csv_batches, _csv_records
-from stance.io.encoding import _reading
-from stance.io.files import _BLOCK, _input_is_empty, _open_binary
+from stance.io.csv_reader import check_header, csv_batches, csv_records
+from stance.io.encoding import reading
+from stance.io.files import BLOCK, input_is_empty, open_binary
 from stance.io.formats import table_format
-from stance.io.jsonl_reader import _jsonl_batches, _jsonl_records
-from stance.io.parquet_reader import _parquet_batches, _parquet_file
+from stance.io.jsonl_reader import jsonl_batches, jsonl_records
+from stance.io.parquet_reader import parquet_batches, parquet_file
 
 
 def read_columns(path: str | os.PathLike[str]) -> list[str]:
@@ -33,21 +33,21 @@ def read_columns(path: str | os.PathLike[str]) -> list[str]:
     """
     path = Path(path)
     fmt = table_format(path)
-    if _input_is_empty(path):
+    if input_is_empty(path):
         return []
     if fmt == "parquet":
-        with _parquet_file(path) as pf:
+        with parquet_file(path) as pf:
             return [str(name) for name in pf.schema_arrow.names]
-    with _reading(path):
+    with reading(path):
         if fmt == "csv":
-            with contextlib.closing(_csv_records(path)) as records:
+            with contextlib.closing(csv_records(path)) as records:
                 first = next(records, None)
             if first is None:
                 return []
             line, _, header = first
-            _check_header(path, line, header)
+            check_header(path, line, header)
             return header
-        with contextlib.closing(_jsonl_records(path)) as objects:
+        with contextlib.closing(jsonl_records(path)) as objects:
             found = next(objects, None)
         return [] if found is None else list(found[1])
 
@@ -68,16 +68,16 @@ def count_rows(path: str | os.PathLike[str]) -> int | None:
     """
     path = Path(path)
     fmt = table_format(path)
-    if _input_is_empty(path):
+    if input_is_empty(path):
         return 0
     if fmt == "parquet":
-        with _parquet_file(path) as pf:
+        with parquet_file(path) as pf:
             return int(pf.metadata.num_rows)
-    with _reading(path), _open_binary(path) as f:
+    with reading(path), open_binary(path) as f:
         if fmt == "jsonl":
             return _count_nonblank_lines(f)
         lines, last = 0, b""
-        for block in iter(lambda: f.read(_BLOCK), b""):
+        for block in iter(lambda: f.read(BLOCK), b""):
             lines += block.count(b"\n")
             last = block[-1:]
         if last and last != b"\n":
@@ -88,7 +88,7 @@ def count_rows(path: str | os.PathLike[str]) -> int | None:
 def _count_nonblank_lines(f: IO[bytes]) -> int:
     count = 0
     pending = False  # the line read so far (not yet ended by "\n") holds non-blank text
-    for block in iter(lambda: f.read(_BLOCK), b""):
+    for block in iter(lambda: f.read(BLOCK), b""):
         pieces = block.split(b"\n")
         for piece in pieces[:-1]:
             if pending or piece.strip(b" \t\r"):
@@ -130,7 +130,7 @@ def iter_batches(
         raise ConfigError(f"batch_size must be a whole number of rows >= 1, got {batch_size!r}")
     if isinstance(skip_rows, bool) or not isinstance(skip_rows, int) or skip_rows < 0:
         raise ConfigError(f"skip_rows must be a whole number >= 0, got {skip_rows!r}")
-    if _input_is_empty(path):
+    if input_is_empty(path):
         return iter(())
-    readers = {"csv": _csv_batches, "jsonl": _jsonl_batches, "parquet": _parquet_batches}
+    readers = {"csv": csv_batches, "jsonl": jsonl_batches, "parquet": parquet_batches}
     return readers[fmt](path, batch_size, skip_rows)

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from stance.io.files import _arrow
-from stance.io.serialise import _as_text
+from stance.io.files import pyarrow_modules
+from stance.io.serialise import as_text
 
 
-class _CastFailed(Exception):
+class CastFailed(Exception):
+    """A part's ``column`` does not fit the unified type: store that column as text."""
+
     def __init__(self, column: str) -> None:
         super().__init__(column)
         self.column = column
 
 
-def _unify_schemas(schemas: list[Any], as_text: Iterable[str]) -> Any:
+def unify_schemas(schemas: list[Any], as_text: Iterable[str]) -> Any:
     """One schema for all parts: types promoted where possible, else stored as text."""
-    pa, _ = _arrow()
+    pa, _ = pyarrow_modules()
     as_text = set(as_text)
     first = schemas[0]
     if not as_text and all(s.equals(first, check_metadata=True) for s in schemas[1:]):
@@ -47,9 +49,9 @@ def _unify_schemas(schemas: list[Any], as_text: Iterable[str]) -> Any:
     return pa.schema(fields)  # pandas metadata dropped: it would not match mixed parts
 
 
-def _conform(table: Any, schema: Any) -> Any:
+def conform(table: Any, schema: Any) -> Any:
     """Cast one part to ``schema``, adding all-null columns it lacks."""
-    pa, _ = _arrow()
+    pa, _ = pyarrow_modules()
     if table.schema.equals(schema, check_metadata=True):
         return table
     columns = []
@@ -63,8 +65,8 @@ def _conform(table: Any, schema: Any) -> Any:
                 column = column.cast(field.type)
             except (pa.ArrowException, ValueError, TypeError) as exc:
                 if not pa.types.is_string(field.type):
-                    raise _CastFailed(field.name) from exc
-                values = [_as_text(v) for v in column.to_pylist()]
+                    raise CastFailed(field.name) from exc
+                values = [as_text(v) for v in column.to_pylist()]
                 column = pa.array(values, type=pa.string())
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema)

@@ -13,16 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stance.io.files import _arrow
+from stance.io.files import pyarrow_modules
 
 
-def _csv_header(columns: list[str]) -> bytes:
+def csv_header(columns: list[str]) -> bytes:
+    """The CSV header line of ``columns``, quoted as :func:`csv_bytes` quotes cells."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(columns)  # see _csv_bytes
+    csv.writer(buffer, lineterminator="\r\n").writerow(columns)  # see csv_bytes
     return (buffer.getvalue()[:-2] + "\n").encode("utf-8", "backslashreplace")
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
+def csv_bytes(frame: pd.DataFrame) -> bytes:
     """CSV lines of ``frame`` ending in ``\\n``; cells holding ``\\r`` are quoted too.
 
     The csv module (Python < 3.12) quotes only cells holding a character of the line
@@ -89,10 +90,11 @@ def _dumps(record: dict[str, Any]) -> str:
     try:
         return json.dumps(record, ensure_ascii=False, default=_json_default)
     except (TypeError, ValueError):  # e.g. tuple dict keys or a circular structure
-        return json.dumps({k: _as_text(v) for k, v in record.items()}, ensure_ascii=False)
+        return json.dumps({k: as_text(v) for k, v in record.items()}, ensure_ascii=False)
 
 
-def _jsonl_bytes(frame: pd.DataFrame) -> bytes:
+def jsonl_bytes(frame: pd.DataFrame) -> bytes:
+    """One JSON object per row of ``frame`` (values made JSON-safe), UTF-8."""
     columns = [str(c) for c in frame.columns]
     lines = [
         _dumps({name: _json_value(value) for name, value in zip(columns, values, strict=True)})
@@ -102,7 +104,7 @@ def _jsonl_bytes(frame: pd.DataFrame) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
-def _as_text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
     """Text form of a value for a column that must be stored as strings."""
     value = _json_value(value)
     if isinstance(value, np.generic):
@@ -121,8 +123,10 @@ def _as_text(value: Any) -> str | None:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
 
 
-def _arrow_table(frame: pd.DataFrame) -> Any:
-    pa, _ = _arrow()
+def arrow_table(frame: pd.DataFrame) -> Any:
+    """``frame`` as the pyarrow Table ``stance score`` writes to Parquet: pandas'
+    conversion, or column by column (mixed columns as text) where that fails."""
+    pa, _ = pyarrow_modules()
     names = [str(c) for c in frame.columns]
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -137,5 +141,5 @@ def _arrow_table(frame: pd.DataFrame) -> Any:
         try:
             arrays.append(pa.array(column, from_pandas=True))
         except (pa.ArrowException, ValueError, TypeError, OverflowError):
-            arrays.append(pa.array([_as_text(v) for v in column], type=pa.string()))
+            arrays.append(pa.array([as_text(v) for v in column], type=pa.string()))
     return pa.Table.from_arrays(arrays, names=names)

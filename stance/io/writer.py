@@ -15,21 +15,21 @@ from typing import IO, Any
 import pandas as pd
 
 from stance.errors import OutputError, StanceError
-from stance.io.csv_reader import _preview
-from stance.io.files import _BLOCK, _arrow
-from stance.io.formats import _suffix, is_gzip, table_format
+from stance.io.csv_reader import preview_names
+from stance.io.files import BLOCK, pyarrow_modules
+from stance.io.formats import is_gzip, table_format, table_suffix
 from stance.io.manifest import (
-    _check_resumable,
-    _damaged,
-    _fsync_dir,
-    _load_manifest,
-    _new_manifest,
-    _remove_strays,
-    _rows_note,
-    _write_manifest,
+    check_resumable,
+    damaged,
+    fsync_dir,
+    load_manifest,
+    new_manifest,
+    remove_strays,
+    rows_note,
+    write_manifest,
 )
-from stance.io.schema import _CastFailed, _conform, _unify_schemas
-from stance.io.serialise import _arrow_table, _csv_bytes, _csv_header, _jsonl_bytes
+from stance.io.schema import CastFailed, conform, unify_schemas
+from stance.io.serialise import arrow_table, csv_bytes, csv_header, jsonl_bytes
 
 _PART_SUFFIX = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}
 _TRASH_PREFIX = ".finished-"  # + the work folder's name + "-<pid>": being deleted
@@ -100,20 +100,20 @@ class ResumableWriter:
                     )
                 if not resume:
                     raise OutputError(
-                        f"found an interrupted run in {work}{_rows_note(work)}; pass --resume "
+                        f"found an interrupted run in {work}{rows_note(work)}; pass --resume "
                         f"to continue it, or delete {work} to start over"
                     )
-                manifest = _load_manifest(work)
+                manifest = load_manifest(work)
                 if manifest is None:  # killed before its first manifest was written
-                    manifest = _new_manifest(output, fmt, fingerprint)
-                    _write_manifest(work, manifest)
+                    manifest = new_manifest(output, fmt, fingerprint)
+                    write_manifest(work, manifest)
                 else:
-                    _check_resumable(output, work, manifest, fmt, fingerprint)
-                _remove_strays(work, manifest)
+                    check_resumable(output, work, manifest, fmt, fingerprint)
+                remove_strays(work, manifest)
             else:
                 work.mkdir()
-                manifest = _new_manifest(output, fmt, fingerprint)
-                _write_manifest(work, manifest)
+                manifest = new_manifest(output, fmt, fingerprint)
+                write_manifest(work, manifest)
         except StanceError:
             raise
         except OSError as exc:
@@ -169,18 +169,18 @@ class ResumableWriter:
         try:
             with open(temp, "wb") as f:
                 if self.format == "parquet":
-                    _arrow()[1].write_table(_arrow_table(frame), f)
+                    pyarrow_modules()[1].write_table(arrow_table(frame), f)
                 elif self.format == "jsonl":
-                    f.write(_jsonl_bytes(frame))
+                    f.write(jsonl_bytes(frame))
                 else:
-                    f.write(_csv_bytes(frame))
+                    f.write(csv_bytes(frame))
                 f.flush()
                 os.fsync(f.fileno())
                 size = f.tell()
             os.replace(temp, self.work_dir / name)
             manifest["parts"].append({"file": name, "rows": len(frame), "bytes": size})
             manifest["rows_done"] += len(frame)
-            _write_manifest(self.work_dir, manifest)
+            write_manifest(self.work_dir, manifest)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temp.unlink(missing_ok=True)
@@ -211,7 +211,7 @@ class ResumableWriter:
             else:
                 self._assemble_text(temp)
             os.replace(temp, self.output)
-            _fsync_dir(self.output.parent)
+            fsync_dir(self.output.parent)
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 temp.unlink(missing_ok=True)
@@ -256,10 +256,10 @@ class ResumableWriter:
             try:
                 columns = self._manifest["columns"]
                 if self.format == "csv" and columns is not None:
-                    out.write(_csv_header(columns))
+                    out.write(csv_header(columns))
                 for part in self._part_paths():
                     with open(part, "rb") as src:
-                        shutil.copyfileobj(src, out, _BLOCK)
+                        shutil.copyfileobj(src, out, BLOCK)
             finally:
                 if out is not raw:
                     out.close()
@@ -267,7 +267,7 @@ class ResumableWriter:
             os.fsync(raw.fileno())
 
     def _assemble_parquet(self, temp: Path) -> None:
-        pa, pq = _arrow()
+        pa, pq = pyarrow_modules()
         parts = self._part_paths()
         if not parts:
             columns = self._manifest["columns"] or []
@@ -281,21 +281,21 @@ class ResumableWriter:
             schemas = [pq.read_schema(part) for part in parts]
             as_text: set[str] = set()
             while True:
-                schema = _unify_schemas(schemas, as_text)
+                schema = unify_schemas(schemas, as_text)
                 try:
                     with open(temp, "wb") as f:
                         with pq.ParquetWriter(f, schema) as writer:
                             for part in parts:
-                                writer.write_table(_conform(pq.read_table(part), schema))
+                                writer.write_table(conform(pq.read_table(part), schema))
                         f.flush()
                         os.fsync(f.fileno())
                     return
-                except _CastFailed as failed:
+                except CastFailed as failed:
                     as_text.add(failed.column)  # values do not fit the unified type: use text
         except pa.ArrowException as exc:
             if isinstance(exc, OSError):
                 raise
-            raise _damaged(self.work_dir, f"a part cannot be read back: {exc}") from exc
+            raise damaged(self.work_dir, f"a part cannot be read back: {exc}") from exc
 
 
 def _check_output_location(output: Path) -> None:
@@ -303,7 +303,7 @@ def _check_output_location(output: Path) -> None:
     if output.is_dir():
         raise OutputError(
             f"the output {output} is a folder; expected a file path such as "
-            f"{output / ('scored' + _suffix(output.name).lower())}"
+            f"{output / ('scored' + table_suffix(output.name).lower())}"
         )
     if not parent.exists():
         raise OutputError(
@@ -332,9 +332,9 @@ def _column_change_message(output: Path, rows_done: int, old: list[str], new: li
     missing = [c for c in old if c not in new]
     change = []
     if added:
-        change.append(f"new: {_preview(added)}")
+        change.append(f"new: {preview_names(added)}")
     if missing:
-        change.append(f"missing: {_preview(missing)}")
+        change.append(f"missing: {preview_names(missing)}")
     detail = "; ".join(change) if change else "same names in another order"
     return (
         f"cannot write {output}: CSV output needs the same columns in every row, but they "
