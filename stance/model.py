@@ -446,4 +446,3 @@ def context_for_model(clf: StanceClassifier, given: bool, stacklevel: int = 2) -
             stacklevel=stacklevel + 1,
         )
     return given
-
