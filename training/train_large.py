@@ -27,7 +27,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from train_default import stage_chain, train_stage, write_augment_data
+from train_default import finish_export, stage_chain, train_stage, write_augment_data
 
 REPO = Path(__file__).resolve().parent.parent
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -58,19 +58,9 @@ def export(run_dir: Path, target: Path) -> None:
         base_model_version=f"{', '.join(base.distributions)} 0.0.1 ({base.upstream})",
         provenance={**config.provenance, "stages": stage_chain(run_dir)},
     ).write(target)
-    shutil.copy(run_dir / "README.md", target / "README.md")
-    shutil.copy(run_dir / "training_config.yaml", target / "training_config.yaml")
-    trained = StanceClassifier.load(run_dir, precision="fp32")
-    exported = StanceClassifier.load(target, precision="fp32")
-    probe = [
-        ("The Kharkiv offensive has failed.", "No, it doesn't."),
-        ("Prices rose in March.", "Prices fell sharply in March."),
-        ("The minister resigned.", "An investigation is under way."),
-    ]
-    gap = abs(exported.predict_proba(probe) - trained.predict_proba(probe)).max()
+    gap, size = finish_export(run_dir, target, StanceClassifier.load(run_dir, precision="fp32"))
     if gap > 1e-5:
         raise ValueError(f"the exported model differs from {run_dir} (probability gap {gap:.2e})")
-    size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
     print(f"exported {target} ({size:.1f} MB); max probability gap to the run {gap:.2e}")
 
 
