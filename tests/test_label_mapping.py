@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import WORDS, build_tiny_model_dir
+from conftest import REPO, WORDS, build_tiny_model_dir
 
 from stance import StanceClassifier, label_mapping
+from stance.cli import main
 from stance.errors import ConfigError, ModelLoadError
 
 NLI_LABELS = ("CONTRADICTION", "entailment", "Neutral")
@@ -182,6 +183,25 @@ def test_a_label_map_that_does_not_fit_says_which_labels_the_model_has(nli_dir):
         load(nli_dir, pair_order="response-first")
 
 
+def test_the_cli_takes_a_label_map_and_a_pair_order(tmp_path, capsys):
+    folder = build_bert_nli(tmp_path, labels=("LABEL_0", "LABEL_1", "LABEL_2"))
+    args = ["predict", "prices rose", "prices fell", "-m", str(folder), "--json"]
+    assert main([*args, "--precision", "fp32"]) == 4  # a model problem
+    assert "id2label" in capsys.readouterr().err
+    mapping = "LABEL_0=neutral,LABEL_1=denial,LABEL_2=support"
+    code = main([*args, "--model-label-map", mapping, "--pair-order", "claim_first"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    clf = load(folder, label_map=parse(mapping), pair_order="claim_first")
+    expected = clf.predict_proba([("prices rose", "prices fell")])[0]
+    got = [result["probabilities"][label] for label in clf.labels]
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+def parse(text: str) -> dict[str, str]:
+    return label_mapping.parse_label_map(text)
+
+
 def test_a_two_way_model_warns_that_it_cannot_say_denial(tmp_path):
     folder = build_bert_nli(tmp_path, labels=("not_entailment", "ENTAILMENT"))
     with pytest.warns(label_mapping.TwoWayModelWarning, match="cannot say denial"):
@@ -228,7 +248,7 @@ def test_a_recorded_pair_order_and_label_map_are_honoured(tmp_path):
     np.testing.assert_allclose(clf.predict_proba(PAIRS), raw[:, [2, 1, 0]], atol=1e-5)
 
 
-# ---------------------------------------------------------------- documents
+# ---------------------------------------------------------------- documents, eval, calibrate, Ray
 @pytest.fixture(scope="module")
 def bert_nli_dir(tmp_path_factory) -> Path:
     return build_bert_nli(tmp_path_factory.mktemp("nli-bert-eval"))
@@ -239,3 +259,40 @@ def test_documents_mode_on_a_mapped_model(bert_nli_dir):
     result = clf.predict_document("prices rose", "prices fell. the cat sat on the mat.")
     assert result.label in clf.labels
     assert set(result.probabilities) == set(clf.labels)
+
+
+def test_eval_and_calibrate_on_a_mapped_model(bert_nli_dir, tmp_path):
+    import shutil
+
+    data = str(REPO / "examples" / "labelled.csv")
+    report = tmp_path / "report"
+    args = ["--filter", "split=dev", "-m", str(bert_nli_dir), "--precision", "fp32"]
+    assert main(["eval", data, *args, "--report", str(report), "-q"]) == 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["data"]["rows_after_filter"] == 12
+    calibrated = tmp_path / "calibrated"
+    assert main(["calibrate", data, *args, "--output-model", str(calibrated), "-q"]) == 0
+    clf = load(calibrated)
+    assert clf.labels == ("support", "denial", "neutral") and clf.pair_order == "response_first"
+    in_place = tmp_path / "in-place"
+    shutil.copytree(bert_nli_dir, in_place)
+    in_place_args = ["--filter", "split=dev", "-m", str(in_place), "--precision", "fp32"]
+    assert main(["calibrate", data, *in_place_args, "-q"]) == 0
+    again = load(in_place)
+    assert again.labels == ("support", "denial", "neutral")
+    assert again.temperature == pytest.approx(clf.temperature)
+
+
+def test_the_ray_scorer_takes_a_label_map_and_a_pair_order(tmp_path):
+    import pandas as pd
+
+    from stance.integrations.ray import StanceScorer
+
+    folder = build_bert_nli(tmp_path, labels=("LABEL_0", "LABEL_1", "LABEL_2"))
+    mapping = {"LABEL_0": "neutral", "LABEL_1": "denial", "LABEL_2": "support"}
+    scorer = StanceScorer(folder, precision="fp32", label_map=mapping, pair_order="claim_first")
+    scored = scorer(pd.DataFrame(PAIRS, columns=["claim", "response"]))
+    clf = load(folder, label_map=mapping, pair_order="claim_first")
+    expected = clf.predict_proba(PAIRS)
+    got = scored[["p_support", "p_denial", "p_neutral"]].to_numpy(dtype=float)
+    np.testing.assert_allclose(got, expected, atol=1e-3)
