@@ -296,3 +296,20 @@ def test_the_ray_scorer_takes_a_label_map_and_a_pair_order(tmp_path):
     expected = clf.predict_proba(PAIRS)
     got = scored[["p_support", "p_denial", "p_neutral"]].to_numpy(dtype=float)
     np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+# ---------------------------------------------------------------- training
+def test_training_from_an_nli_model_reuses_its_head_under_the_mapped_labels(tmp_path):
+    from test_training import PROBE_PAIRS, frozen_config
+
+    from stance.training import train
+
+    base = build_bert_nli(tmp_path / "base")
+    config = frozen_config(tmp_path, base, base_model=str(base))
+    clf = train(config, progress=False)
+    mapped = load(base)
+    assert clf.labels == ("support", "denial", "neutral")
+    assert clf.pair_order == "response_first"
+    np.testing.assert_allclose(
+        clf.predict_proba(PROBE_PAIRS), mapped.predict_proba(PROBE_PAIRS), atol=1e-5
+    )
