@@ -313,3 +313,19 @@ def test_training_from_an_nli_model_reuses_its_head_under_the_mapped_labels(tmp_
     np.testing.assert_allclose(
         clf.predict_proba(PROBE_PAIRS), mapped.predict_proba(PROBE_PAIRS), atol=1e-5
     )
+
+
+def test_default_model_table_reads_the_model_through_the_mapping(tmp_path, monkeypatch):
+    import importlib
+
+    monkeypatch.syspath_prepend(str(REPO / "eval"))  # as `python eval/default_model_table.py`
+    table = importlib.import_module("default_model_table")
+    folder = build_bert_nli(tmp_path, labels=("LABEL_0", "LABEL_1", "LABEL_2"))
+    mapping = "LABEL_0=neutral,LABEL_1=denial,LABEL_2=support"
+    argv = ["--model", str(folder), "--model-label-map", mapping, "--precisions", "fp32"]
+    args, precisions = table.parse_args([*argv, "--pair-order", "claim_first"])
+    clf = table.load_models(args, precisions)["fp32"]
+    assert clf.labels == ("support", "denial", "neutral") and clf.pair_order == "claim_first"
+    nli = build_bert_nli(tmp_path / "named")
+    args, precisions = table.parse_args(["--model", str(nli), "--precisions", "fp32"])
+    assert table.load_models(args, precisions)["fp32"].pair_order == "response_first"
