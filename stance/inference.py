@@ -163,7 +163,6 @@ class PairTokenizer:
                 "a context encoding puts the claim first; it cannot be used with "
                 "pair_order='response_first'"
             )
-        keep_claim = "only_first" if self.response_first else "only_second"
         self._lock = threading.Lock()
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is not None:
@@ -171,7 +170,7 @@ class PairTokenizer:
 
             self._claim_whole = Tokenizer.from_str(backend.to_str())
             self._claim_whole.no_padding()
-            self._claim_whole.enable_truncation(self.max_length, strategy=keep_claim)
+            self._claim_whole.enable_truncation(self.max_length, strategy=self._keep_claim)
             self._both_cut = Tokenizer.from_str(backend.to_str())
             self._both_cut.no_padding()
             self._both_cut.enable_truncation(self.max_length, strategy="longest_first")
@@ -183,6 +182,11 @@ class PairTokenizer:
     def response_first(self) -> bool:
         """Whether segment A is the response (an NLI model: premise, hypothesis)."""
         return self.pair_order == "response_first"
+
+    @property
+    def _keep_claim(self) -> str:
+        """The truncation strategy that cuts only the response, wherever it is."""
+        return "only_first" if self.response_first else "only_second"
 
     def _ordered(self, claims: Sequence[Any], responses: Sequence[Any]) -> tuple[list, list]:
         """(segment A, segment B) texts for the pair order."""
@@ -331,7 +335,6 @@ class PairTokenizer:
 
     def _encode_slow(self, claims: Sequence[str], responses: Sequence[str]) -> EncodedPairs:
         first, second = self._ordered(claims, responses)
-        keep_claim = "only_first" if self.response_first else "only_second"
         with self._lock:
             full = self.tokenizer(first, second, truncation=False)
             lengths = np.array([len(ids) for ids in full["input_ids"]])
@@ -342,7 +345,7 @@ class PairTokenizer:
                 out = self.tokenizer(
                     first,
                     second,
-                    truncation=keep_claim if fits else "longest_first",
+                    truncation=self._keep_claim if fits else "longest_first",
                     max_length=self.max_length,
                 )
             else:

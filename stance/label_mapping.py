@@ -196,7 +196,7 @@ def apply(model: Any, mapping: LabelMapping, *, where: str = "the model") -> Non
             f"{where} has no label that maps to denial ({mapping.label_map}): it cannot say "
             f"denial, and reports only {list(labels)}",
             TwoWayModelWarning,
-            stacklevel=4,
+            stacklevel=5,  # apply, _with_mapping, load_model_dir, StanceClassifier.load
         )
 
 

@@ -154,6 +154,23 @@ def test_truncation_keeps_the_claim_whole_when_it_comes_second(nli_dir):
     assert tail == claim_ids  # the claim whole, before the final separator
 
 
+def test_the_slow_tokenizer_path_reads_the_pair_the_same_way(tmp_path):
+    from transformers import BertTokenizer
+
+    from stance.inference import PairTokenizer
+
+    folder = build_bert_nli(tmp_path)
+    fast = load(folder).tokenizer
+    slow = BertTokenizer(str(tmp_path / "src" / "vocab.txt"), do_lower_case=True)
+    claims, responses = ["the bridge is closed"], [" ".join(["the cat sat on the mat"] * 40)]
+    encoded = [
+        PairTokenizer(tokenizer, 32, pair_order="response_first").encode(claims, responses)
+        for tokenizer in (fast, slow)
+    ]
+    assert encoded[0].input_ids == encoded[1].input_ids
+    assert list(encoded[0].truncated) == list(encoded[1].truncated) == [True]
+
+
 def test_placeholder_labels_are_refused_with_what_was_found_and_how_to_map(tmp_path):
     folder = build_bert_nli(tmp_path, labels=("LABEL_0", "LABEL_1", "LABEL_2"))
     with pytest.raises(ModelLoadError) as info:
@@ -204,8 +221,9 @@ def parse(text: str) -> dict[str, str]:
 
 def test_a_two_way_model_warns_that_it_cannot_say_denial(tmp_path):
     folder = build_bert_nli(tmp_path, labels=("not_entailment", "ENTAILMENT"))
-    with pytest.warns(label_mapping.TwoWayModelWarning, match="cannot say denial"):
+    with pytest.warns(label_mapping.TwoWayModelWarning, match="cannot say denial") as record:
         clf = load(folder)
+    assert Path(record[0].filename).name == "test_label_mapping.py"  # the user's line
     assert clf.labels == ("support", "neutral")
     assert clf.predict_proba(PAIRS).shape == (2, 2)
     raw = raw_probabilities(folder, [r for _, r in PAIRS], [c for c, _ in PAIRS])
