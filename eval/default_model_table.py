@@ -151,6 +151,18 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model directory (default: shipped)")
+    parser.add_argument(
+        "--model-label-map",
+        default=None,
+        help="the model's label names -> stance labels, e.g. entailment=support,"
+        "contradiction=denial,neutral=neutral (default: NLI names are recognised)",
+    )
+    parser.add_argument(
+        "--pair-order",
+        choices=("claim_first", "response_first"),
+        default=None,
+        help="which text goes first (default: the model's own; NLI models: response_first)",
+    )
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--out", default=None)
     parser.add_argument("--precisions", default=None, help="comma-separated: fp32, bf16")
@@ -323,17 +335,29 @@ def print_shortcuts(results: dict[str, dict[str, Any]]) -> None:
         )
 
 
+def load_models(args: argparse.Namespace, precisions: list[str]) -> dict[str, Any]:
+    """``--model`` loaded once per precision, its labels read as ``--model-label-map`` and
+    ``--pair-order`` say (an NLI model's are recognised without them)."""
+    from stance import StanceClassifier
+    from stance.label_mapping import parse_label_map
+
+    reading = {
+        "label_map": parse_label_map(args.model_label_map) or None,
+        "pair_order": args.pair_order,
+    }
+    return {p: StanceClassifier.load(args.model, precision=p, **reading) for p in precisions}
+
+
 def main(argv: list[str] | None = None) -> int:
     args, precisions = parse_args(argv)
     import transformers
 
-    from stance import StanceClassifier
     from stance.inference import cpu_supports_bf16
 
     transformers.utils.logging.set_verbosity_error()
     auto = "bf16" if cpu_supports_bf16() else "fp32"
     headline = auto if auto in precisions else precisions[0]
-    models = {p: StanceClassifier.load(args.model, precision=p) for p in precisions}
+    models = load_models(args, precisions)
     tables = load_tables(Path(args.data))
     claim_only = claim_only_model(args.claim_only_config)
     scores = [score_table(table, models, headline, claim_only) for table in tables]

@@ -215,6 +215,17 @@ def write_temperature(
     return config.write(folder)
 
 
+def _record_reading(folder: Path, classifier: Any) -> None:
+    """Record in ``folder`` how ``classifier`` reads its model (``label_map`` and
+    ``pair_order``, e.g. given on the command line), so it reloads the same way."""
+    reading = getattr(classifier, "config", None)
+    if not isinstance(reading, ModelConfig) or not reading.label_map:
+        return
+    saved = ModelConfig.read(folder)
+    if (saved.label_map, saved.pair_order) != (reading.label_map, reading.pair_order):
+        saved.replace(label_map=reading.label_map, pair_order=reading.pair_order).write(folder)
+
+
 def calibrate(
     data: str | os.PathLike[str],
     model: str | os.PathLike[str] | None = None,
@@ -291,6 +302,7 @@ def calibrate(
             raise OutputError(f"cannot write the calibrated model to {target}: {exc}") from None
     else:
         target = Path(os.fspath(model)).expanduser()
+        _record_reading(target, classifier)
     write_temperature(target, temperature, record)
     return CalibrationResult(
         temperature=temperature,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from stance.defaults import DEFAULT_BATCH_SIZE
+from stance.model_config import PAIR_ORDERS
 
 EPILOG = """exit codes: 0 ok, 1 internal error (a bug), 2 bad option or config,
 3 input data problem, 4 model problem, 5 output problem, 130 interrupted"""
@@ -26,7 +27,8 @@ def positive_int(text: str) -> int:
 
 
 def add_model_options(sub: argparse.ArgumentParser) -> None:
-    """Add ``--model``, ``--precision`` and ``--max-length`` to a subcommand."""
+    """Add ``--model``, ``--precision``, ``--max-length``, ``--model-label-map`` and
+    ``--pair-order`` to a subcommand."""
     sub.add_argument(
         "--model",
         "-m",
@@ -46,6 +48,21 @@ def add_model_options(sub: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="tokens per pair; longer responses are cut (default: the model's own setting)",
+    )
+    sub.add_argument(
+        "--model-label-map",
+        default=None,
+        metavar="NAME=LABEL,...",
+        help="the model's label names mapped to stance labels, e.g. "
+        "entailment=support,contradiction=denial,neutral=neutral (default: NLI names are "
+        "recognised; a stance model needs none)",
+    )
+    sub.add_argument(
+        "--pair-order",
+        choices=PAIR_ORDERS,
+        default=None,
+        help="which text goes first into the model: claim_first (stance models) or "
+        "response_first (NLI models: premise, hypothesis); default: the model's own",
     )
 
 
@@ -70,6 +87,7 @@ def quiet_transformers() -> None:
 
 def load_classifier(args: argparse.Namespace, batch_size: int = DEFAULT_BATCH_SIZE):
     """Load the classifier named by ``--model`` / ``--precision``."""
+    from stance.label_mapping import parse_label_map
     from stance.model import StanceClassifier
 
     quiet_transformers()
@@ -78,4 +96,6 @@ def load_classifier(args: argparse.Namespace, batch_size: int = DEFAULT_BATCH_SI
         precision=args.precision,
         batch_size=batch_size,
         max_length=getattr(args, "max_length", None),
+        label_map=parse_label_map(getattr(args, "model_label_map", None)) or None,
+        pair_order=getattr(args, "pair_order", None),
     )

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from stance.label_mapping import check_pair_order
+
 PRECISIONS = ("auto", "bf16", "fp32")
 CHARS_PER_TOKEN_BOUND = 32  # longer texts are cut to max_length * this many characters first
 
@@ -143,10 +145,24 @@ class PairTokenizer:
     copies, and a lock guards the slow-tokenizer fallback.
     """
 
-    def __init__(self, tokenizer, max_length: int, context_encoding: str | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer,
+        max_length: int,
+        context_encoding: str | None = None,
+        pair_order: str = "claim_first",
+    ) -> None:
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
         self.context_encoding = check_context_encoding(context_encoding)
+        self.pair_order = check_pair_order(pair_order)
+        if self.context_encoding is not None and self.response_first:
+            from stance.errors import ConfigError
+
+            raise ConfigError(
+                "a context encoding puts the claim first; it cannot be used with "
+                "pair_order='response_first'"
+            )
         self._lock = threading.Lock()
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is not None:
@@ -154,13 +170,29 @@ class PairTokenizer:
 
             self._claim_whole = Tokenizer.from_str(backend.to_str())
             self._claim_whole.no_padding()
-            self._claim_whole.enable_truncation(self.max_length, strategy="only_second")
+            self._claim_whole.enable_truncation(self.max_length, strategy=self._keep_claim)
             self._both_cut = Tokenizer.from_str(backend.to_str())
             self._both_cut.no_padding()
             self._both_cut.enable_truncation(self.max_length, strategy="longest_first")
             self._plain = plain_backend(tokenizer)  # counts tokens of long texts
         else:
             self._claim_whole = self._both_cut = self._plain = None
+
+    @property
+    def response_first(self) -> bool:
+        """Whether segment A is the response (an NLI model: premise, hypothesis)."""
+        return self.pair_order == "response_first"
+
+    @property
+    def _keep_claim(self) -> str:
+        """The truncation strategy that cuts only the response, wherever it is."""
+        return "only_first" if self.response_first else "only_second"
+
+    def _ordered(self, claims: Sequence[Any], responses: Sequence[Any]) -> tuple[list, list]:
+        """(segment A, segment B) texts for the pair order."""
+        if self.response_first:
+            return list(responses), list(claims)
+        return list(claims), list(responses)
 
     def encode(
         self,
@@ -190,12 +222,13 @@ class PairTokenizer:
 
     def _pair_encodings(self, claims: Sequence[str], responses: Sequence[str]) -> list[Any]:
         """Rust encodings of the pairs, claim kept whole (cut too only if it alone overflows)."""
-        pairs = [
+        bounded = [
             (self._bounded(c), self._bounded(r)) for c, r in zip(claims, responses, strict=True)
         ]
         claim_tokens = self._plain.encode_batch(
-            [claim for claim, _ in pairs], add_special_tokens=False
+            [claim for claim, _ in bounded], add_special_tokens=False
         )
+        pairs = [(r, c) if self.response_first else (c, r) for c, r in bounded]
         fits = self._claim_fits([len(encoding.ids) for encoding in claim_tokens])
         encodings: list[Any] = [None] * len(pairs)
         for tokenizer, rows in (
@@ -301,17 +334,18 @@ class PairTokenizer:
         return text
 
     def _encode_slow(self, claims: Sequence[str], responses: Sequence[str]) -> EncodedPairs:
+        first, second = self._ordered(claims, responses)
         with self._lock:
-            full = self.tokenizer(list(claims), list(responses), truncation=False)
+            full = self.tokenizer(first, second, truncation=False)
             lengths = np.array([len(ids) for ids in full["input_ids"]])
             truncated = lengths > self.max_length
             if truncated.any():
                 claim_ids = self.tokenizer(list(claims), add_special_tokens=False)["input_ids"]
                 fits = self._claim_fits([len(ids) for ids in claim_ids]).all()
                 out = self.tokenizer(
-                    list(claims),
-                    list(responses),
-                    truncation="only_second" if fits else "longest_first",
+                    first,
+                    second,
+                    truncation=self._keep_claim if fits else "longest_first",
                     max_length=self.max_length,
                 )
             else:
@@ -434,6 +468,8 @@ class Settings:
     device: str | None
     temperature: float
     context_encoding: str | None
+    pair_order: str = "claim_first"
+    """Which text is segment A (see :data:`stance.model_config.PAIR_ORDERS`)."""
 
     def __post_init__(self) -> None:
         from stance.errors import ConfigError
@@ -447,6 +483,7 @@ class Settings:
         if not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
             raise ConfigError(f"temperature must be a positive number, got {self.temperature!r}")
         check_context_encoding(self.context_encoding)
+        check_pair_order(self.pair_order)
 
 
 def _is_int(value: Any) -> bool:
@@ -529,7 +566,9 @@ def build_runtime(model: torch.nn.Module, tokenizer: Any, settings: Settings) ->
     pad = tokenizer.pad_token_id
     return Runtime(
         model=model,
-        pair_tokenizer=PairTokenizer(tokenizer, settings.max_length, settings.context_encoding),
+        pair_tokenizer=PairTokenizer(
+            tokenizer, settings.max_length, settings.context_encoding, settings.pair_order
+        ),
         batch_size=settings.batch_size,
         pad_id=int(pad) if pad is not None else 0,
         with_token_types=uses_token_types(tokenizer, model.config),

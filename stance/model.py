@@ -133,6 +133,7 @@ class StanceClassifier:
     device = _Setting["str | None"]()
     temperature = _Setting[float]()
     context_encoding = _Setting["str | None"]()
+    pair_order = _Setting[str]()
 
     def __init__(
         self,
@@ -147,6 +148,7 @@ class StanceClassifier:
         config: ModelConfig | None = None,
         source: str | None = None,
         context_encoding: str | None = None,
+        pair_order: str = "claim_first",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -157,6 +159,7 @@ class StanceClassifier:
             device=device,
             temperature=temperature,
             context_encoding=context_encoding,
+            pair_order=pair_order,
         )
         self._config = config or ModelConfig()
         self.source = source
@@ -173,6 +176,8 @@ class StanceClassifier:
         batch_size: int = DEFAULT_BATCH_SIZE,
         precision: str = "auto",
         device: str | None = None,
+        label_map: Mapping[str, str] | None = None,
+        pair_order: str | None = None,
     ) -> StanceClassifier:
         """Load a model: the shipped default (``path=None``), a local directory, or a hub id.
 
@@ -181,9 +186,18 @@ class StanceClassifier:
         ``stance train`` (merged onto its base weights on load). The network is used
         only when ``path`` is a hub id that is not a local directory.
 
+        An NLI model (labels entailment / neutral / contradiction, or two-way
+        entailment / not_entailment) is read as a stance model: its labels are mapped to
+        support / neutral / denial and the pair goes in as (response, claim), i.e.
+        ``pair_order="response_first"`` (:mod:`stance.label_mapping`). ``label_map`` (the
+        model's label name -> stance label) and ``pair_order`` (``"claim_first"`` or
+        ``"response_first"``) override that, e.g. for a model with labels ``LABEL_0``...
+
         >>> clf = StanceClassifier.load()  # doctest: +SKIP
+        >>> StanceClassifier.load("roberta-large-mnli").labels  # doctest: +SKIP
+        ('support', 'denial', 'neutral')
         """
-        loaded = modeldir.load_model_dir(path)
+        loaded = modeldir.load_model_dir(path, label_map=label_map, pair_order=pair_order)
         config = loaded.config
         return cls(
             loaded.model,
@@ -196,6 +210,7 @@ class StanceClassifier:
             config=config,
             source=loaded.source,
             context_encoding=config.context_encoding,
+            pair_order=config.pair_order,
         )
 
     def with_settings(self, **changes: Any) -> StanceClassifier:
@@ -249,6 +264,7 @@ class StanceClassifier:
             max_length=self.max_length,
             temperature=float(self.temperature),
             context_encoding=self.context_encoding,
+            pair_order=self.pair_order,
         )
 
     @property

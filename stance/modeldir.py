@@ -26,17 +26,18 @@ Weights are read from safetensors only; pickle checkpoints are refused and
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stance import bases
-from stance._version import __version__
+from stance import bases, label_mapping
 from stance.errors import ModelLoadError
+from stance.label_mapping import is_head_key as is_head_key
 from stance.model_config import CONTEXT_ENCODING as CONTEXT_ENCODING
 from stance.model_config import CONTEXT_ENCODINGS as CONTEXT_ENCODINGS
 from stance.model_config import STANCE_CONFIG as STANCE_CONFIG
@@ -137,10 +138,19 @@ def check_weights(folder: Path) -> None:
     )
 
 
-def load_model_dir(path: str | os.PathLike[str] | None) -> LoadedModel:
-    """Load model, tokenizer and stance config from ``path`` (``None``: the default model)."""
+def load_model_dir(
+    path: str | os.PathLike[str] | None,
+    *,
+    label_map: Mapping[str, str] | None = None,
+    pair_order: str | None = None,
+) -> LoadedModel:
+    """Load model, tokenizer and stance config from ``path`` (``None``: the default model).
+
+    An NLI model's labels are mapped to stance labels and its pair order set to
+    ``response_first`` (:mod:`stance.label_mapping`); ``label_map`` and ``pair_order``
+    override what is recognised or recorded."""
     with no_progress_bars():
-        return _load_model_dir(path)
+        return _with_mapping(_load_model_dir(path), label_map, pair_order)
 
 
 @contextlib.contextmanager
@@ -199,7 +209,6 @@ def _load_local(folder: Path, source: str) -> LoadedModel:
         )
     check_weights(folder)
     config = ModelConfig.read(folder, stacklevel=6)  # the warning points at the user's load
-    _check_runnable(config, folder)
     if (folder / DELTA_WEIGHTS).is_file():
         model = _load_delta(folder, config)
     elif (folder / "adapter_config.json").is_file():
@@ -212,21 +221,29 @@ def _load_local(folder: Path, source: str) -> LoadedModel:
     return LoadedModel(model, tokenizer, config, source)
 
 
-def _check_runnable(config: ModelConfig, folder: Path) -> None:
-    """Refuse what this version's scoring cannot honour yet (it would score wrongly)."""
-    where = folder / STANCE_CONFIG
-    if config.pair_order != "claim_first":
-        raise ModelLoadError(
-            f"{where} asks for pair_order {config.pair_order!r}, which this claimstance "
-            f"{__version__} cannot encode (it puts the claim first); upgrade with: "
-            "pip install -U claimstance"
-        )
-    if config.label_map:
-        raise ModelLoadError(
-            f"{where} maps the model's labels ({dict(config.label_map)}), which this "
-            f"claimstance {__version__} does not apply yet; upgrade with: "
-            "pip install -U claimstance"
-        )
+def _with_mapping(
+    loaded: LoadedModel, label_map: Mapping[str, str] | None, pair_order: str | None
+) -> LoadedModel:
+    """``loaded`` with its labels mapped to stance labels (see :mod:`stance.label_mapping`):
+    the head rows permuted, ``label_map`` and ``pair_order`` recorded in its config.
+    ``label_map`` and ``pair_order`` override what the folder's config says."""
+    config = loaded.config
+    where = loaded.source
+    given = dict(label_map or {})
+    current = labels_of(loaded.model.config)
+    recorded = dict(config.label_map)
+    if not given and recorded and set(current) == set(recorded.values()):
+        mapping = None  # saved by StanceClassifier.save: the head is in stance order already
+    else:
+        mapping = label_mapping.resolve(current, given or recorded or None, where=where)
+    if mapping is not None:
+        label_mapping.apply(loaded.model, mapping, where=where)
+        config = config.replace(labels=mapping.labels, label_map=mapping.label_map)
+        if pair_order is None and not given and config.pair_order == "claim_first":
+            pair_order = label_mapping.NLI_PAIR_ORDER
+    if pair_order is not None:
+        config = config.replace(pair_order=label_mapping.check_pair_order(pair_order))
+    return dataclasses.replace(loaded, config=config)
 
 
 def _load_full(name: str, local_only: bool, **kwargs: Any) -> Any:
@@ -340,10 +357,6 @@ def _load_base_with_head(base_path: str, local: bool, labels: list[str]) -> Any:
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
     )
-
-
-def is_head_key(key: str) -> bool:
-    return key.startswith(("classifier", "score", "logits_proj")) or ".classifier." in key
 
 
 def _load_adapter(folder: Path, config: ModelConfig) -> Any:

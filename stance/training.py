@@ -29,13 +29,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stance import licences, metrics, modeldir
+from stance import label_mapping, licences, metrics, modeldir
 from stance._version import __version__
 from stance.columns import context_values
 from stance.data import keep_share, load_source, offtopic_pairs, split_by_claim
 from stance.debias import claim_only_proba, debiased_loss
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
+from stance.label_mapping import reorder_head
 from stance.labels import resolve_labels
 from stance.losses import focal_loss
 from stance.model_config import ModelConfig
@@ -241,9 +242,12 @@ def _build_model_from(
         trust_remote_code=False,
         local_files_only=local,
     )
+    mapping = label_mapping.resolve(base_labels) if base_labels else None
+    if mapping is not None:  # an NLI head: its rows under the stance labels they map to
+        base_labels = tuple(mapping.label_map[name] for name in base_labels)
     if base_labels and base_labels != labels:
         if sorted(base_labels) == sorted(labels):
-            _reorder_head(model, [base_labels.index(label) for label in labels])
+            reorder_head(model, [base_labels.index(label) for label in labels])
         else:
             warnings.warn(
                 f"base_model {config.base_model} is a classifier for {list(base_labels)}; this "
@@ -269,21 +273,35 @@ def _build_model_from(
     return model, tokenizer
 
 
+def _base_pair_order(config: TrainConfig) -> str:
+    """The pair order a base model reads: recorded in its ``stance_config.json``, else
+    ``response_first`` for an NLI model (:mod:`stance.label_mapping`), else ``claim_first``."""
+    from transformers import AutoConfig
+
+    located = (
+        None
+        if config.base_model == modeldir.SHIPPED_MODEL
+        else modeldir.locate_base_model(config.base_model)
+    )
+    if located is None or not located[1]:
+        return "claim_first"
+    recorded = ModelConfig.read(located[0])
+    if recorded.pair_order != "claim_first" or recorded.label_map:
+        return recorded.pair_order
+    try:
+        base_config = AutoConfig.from_pretrained(located[0], local_files_only=True)
+    except (OSError, ValueError):
+        return "claim_first"
+    is_nli = label_mapping.is_nli(_classifier_labels(base_config))
+    return label_mapping.NLI_PAIR_ORDER if is_nli else "claim_first"
+
+
 def _classifier_labels(config: Any) -> tuple[str, ...]:
     """The label names a base model was trained to predict; () for a plain encoder."""
     if not any(a.endswith("ForSequenceClassification") for a in config.architectures or ()):
         return ()
     names = modeldir.labels_of(config)
     return () if modeldir.has_generic_labels(names) else names
-
-
-def _reorder_head(model: Any, order: list[int]) -> None:
-    """Permute the output rows of the classification head, so a base trained on the same
-    labels in another order keeps what its head learned for each label."""
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if modeldir.is_head_key(name) and parameter.shape[0] == len(order):
-                parameter.copy_(parameter[order].clone())
 
 
 def train(
@@ -305,13 +323,16 @@ def train(
     _check_checkpoints(out / "checkpoints", resume)
     data = prepare_data(config)
     model, tokenizer = _build_model(config, data.labels)
+    pair_order = _base_pair_order(config)
     bias = _claim_only_bias(config, data)
-    train_set, eval_set = _datasets(config, data, tokenizer, model, bias)
+    train_set, eval_set = _datasets(config, data, tokenizer, model, bias, pair_order)
     trainer = _trainer(config, model, tokenizer, (train_set, eval_set), progress)
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     metrics = _run_metrics(trainer, result, data, bias)
     if trainer.is_world_process_zero():
-        sources = _save_output(trainer.model, tokenizer, config, data, metrics, train_set.truncated)
+        sources = _save_output(
+            trainer.model, tokenizer, config, data, metrics, train_set.truncated, pair_order
+        )
         _warn_about_licences(sources, out)
     _wait_for_every_process()
     from stance.model import StanceClassifier
@@ -395,10 +416,12 @@ def _datasets(
     tokenizer: Any,
     model: Any,
     bias: ClaimOnlyBias | None,
+    pair_order: str = "claim_first",
 ) -> tuple[_PairDataset, _PairDataset | None]:
-    """The tokenized training set and the validation set (``None`` without one)."""
+    """The tokenized training set and the validation set (``None`` without one), the
+    pairs in the base model's ``pair_order``."""
     context_encoding = modeldir.CONTEXT_ENCODING if config.uses_context else None
-    pair_tokenizer = PairTokenizer(tokenizer, config.max_length, context_encoding)
+    pair_tokenizer = PairTokenizer(tokenizer, config.max_length, context_encoding, pair_order)
     token_types = uses_token_types(tokenizer, model.config)
     bias_proba = None if bias is None else bias.proba
     train_set = _PairDataset(
@@ -569,6 +592,7 @@ def _save_output(
     data: PreparedData,
     metrics: dict[str, Any],
     truncated: int,
+    pair_order: str = "claim_first",
 ) -> list[dict[str, Any]]:
     """Write the model directory; return the provenance records of the sources."""
     out = Path(config.output_dir)
@@ -600,6 +624,7 @@ def _save_output(
         provenance=provenance,
         context_encoding=modeldir.CONTEXT_ENCODING if config.uses_context else None,
         base_model=config.base_model if is_adapter else None,
+        pair_order=pair_order,
     ).stamped().write(out)
     import yaml
 

@@ -108,20 +108,19 @@ def test_delta_refuses_a_base_file_that_differs_from_its_recorded_digest(tiny_mo
         StanceClassifier.load(folder)
 
 
-@pytest.mark.parametrize(
-    "key, value, message",
-    [
-        ("pair_order", "response_first", "pair_order 'response_first', which .* cannot encode"),
-        ("label_map", {"entailment": "support"}, "maps the model's labels .* does not apply"),
-    ],
-)
-def test_what_this_version_cannot_score_is_refused_on_load(
-    tiny_model_dir, tmp_path, key, value, message
-):
-    folder = tmp_path / "newer"
+def test_a_recorded_pair_order_and_label_map_are_applied_on_load(tiny_model_dir, tmp_path):
+    folder = tmp_path / "recorded"
     shutil.copytree(tiny_model_dir, folder)
     info = json.loads((folder / "stance_config.json").read_text())
-    info[key] = value
+    info["pair_order"] = "response_first"
     (folder / "stance_config.json").write_text(json.dumps(info))
-    with pytest.raises(ModelLoadError, match=message):
+    clf = StanceClassifier.load(folder)
+    assert clf.pair_order == "response_first"
+    expected = clf.tokenizer("the cat sat", "prices rose")["input_ids"]
+    assert clf.runtime.pair_tokenizer.encode(["prices rose"], ["the cat sat"]).input_ids == [
+        expected
+    ]
+    info["label_map"] = {"entailment": "support"}
+    (folder / "stance_config.json").write_text(json.dumps(info))
+    with pytest.raises(ModelLoadError, match=r"names \['entailment'\], which .* does not have"):
         StanceClassifier.load(folder)

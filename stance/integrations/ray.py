@@ -22,6 +22,7 @@ id column to join the scores back.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -68,7 +69,9 @@ class StanceScorer:
     Args:
         model: model directory or hub id; ``None`` is the shipped default model.
         batch_size: pairs per forward pass (``stance score --batch-size``).
-        precision, max_length, device: as for :meth:`StanceClassifier.load`.
+        precision, max_length, device, label_map, pair_order: as for
+            :meth:`StanceClassifier.load` (``label_map`` and ``pair_order`` read an NLI
+            model whose label names say nothing, see ``stance.label_mapping``).
         column_options: ``claim_column``, ``response_column`` (the text columns),
             ``context_column`` (the post each response answers, for a model trained with
             context: ``stance score --context-column``; dotted names reach into dict
@@ -91,6 +94,8 @@ class StanceScorer:
         precision: str = "auto",
         max_length: int | None = None,
         device: str | None = None,
+        label_map: Mapping[str, str] | None = None,
+        pair_order: str | None = None,
         **column_options: Unpack[PairOptions],
     ) -> None:
         from stance.model import StanceClassifier
@@ -103,6 +108,8 @@ class StanceScorer:
                 batch_size=batch_size,
                 precision=precision,
                 device=device,
+                label_map=label_map,
+                pair_order=pair_order,
             )
         self.scored_columns = columns_for_model(self.clf, self.columns, stacklevel=2)
         self.added = output_columns(self.clf.labels, self.columns.prefix)
@@ -148,12 +155,15 @@ def score_dataset(
     batch_size: int = DEFAULT_BATCH_SIZE,
     precision: str = "auto",
     max_length: int | None = None,
+    label_map: Mapping[str, str] | None = None,
+    pair_order: str | None = None,
     **column_options: Unpack[PairOptions],
 ) -> ray.data.Dataset:
     """Add the ``stance score`` columns to a Ray dataset, with ``concurrency`` actors.
 
     Each actor reserves ``num_cpus`` CPUs (and ``num_gpus`` GPUs) and loads the model
-    once. ``column_options`` are those of :class:`StanceScorer`. The result is lazy,
+    once. ``label_map``, ``pair_order`` and ``column_options`` are those of
+    :class:`StanceScorer`. The result is lazy,
     like every Ray dataset: write it with ``.write_parquet(folder)`` or consume it. Row
     order is kept only when Ray Data is told to (``execution_options.preserve_order``).
 
@@ -180,6 +190,8 @@ def score_dataset(
             "batch_size": batch_size,
             "precision": precision,
             "max_length": max_length,
+            "label_map": label_map,
+            "pair_order": pair_order,
         },
         compute=data.ActorPoolStrategy(size=concurrency),
         batch_size=rows_per_call,
