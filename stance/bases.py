@@ -262,8 +262,9 @@ def _extract_pinned(spec: PinnedBase, archive: Path, folder: Path) -> None:
 
 def verify_folder(spec: PinnedBase, folder: Path, stamp: Path) -> None:
     """Check every pinned file of ``folder``; a file whose size and modification time match
-    ``stamp`` (written after a full check) is not hashed again."""
+    ``stamp`` (rewritten after every full check) is not hashed again."""
     recorded = _read_stamp(stamp)
+    hashed = False
     for pinned in spec.files:
         path = folder / pinned.name
         if not path.is_file():
@@ -274,9 +275,10 @@ def verify_folder(spec: PinnedBase, folder: Path, stamp: Path) -> None:
         stat = path.stat()
         if recorded.get(pinned.name) == [stat.st_size, stat.st_mtime_ns, pinned.sha256]:
             continue
-        found = (stat.st_size, _file_sha256(path))
+        found = (stat.st_size, file_sha256(path))
         _check(spec, pinned, path, found, _how_to_restore(spec, folder))
-    if recorded == {}:
+        hashed = True
+    if hashed:  # a new or touched file checked in full: later loads need not hash it again
         _write_stamp(spec, folder, stamp)
 
 
@@ -337,7 +339,8 @@ def _remove_stale_staging(parent: Path) -> None:
             continue
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from stance import bases, label_mapping
+from stance.bases import file_sha256 as file_sha256
 from stance.errors import ModelLoadError
 from stance.label_mapping import is_head_key as is_head_key
 from stance.model_config import CONTEXT_ENCODING as CONTEXT_ENCODING
@@ -411,17 +412,6 @@ def locate_base_model(name: str) -> tuple[str, bool] | None:
     if not local and not _looks_like_hub_id(path):
         return None
     return path, local
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_base_digests(folder: Path, config: ModelConfig, base_path: str) -> None:

@@ -260,3 +260,16 @@ def test_an_adapter_on_a_verified_base_loads_through_the_check(installed, fake_p
     cached.write_text(cached.read_text().replace("32", "33"))
     with pytest.raises(BaseVerificationError, match="config.json"):
         StanceClassifier.load(folder)
+
+
+def test_a_touched_but_unchanged_file_is_hashed_once_then_trusted(installed, monkeypatch):
+    folder = bases.base_dir("tinybase")
+    vocab = folder / "vocab.txt"
+    vocab.touch()  # a new modification time, the same bytes
+    hashed = []
+    real = bases.file_sha256
+    monkeypatch.setattr(bases, "file_sha256", lambda path: hashed.append(path) or real(path))
+    assert bases.base_dir("tinybase") == folder
+    assert hashed == [vocab]
+    assert bases.base_dir("tinybase") == folder
+    assert hashed == [vocab]  # the stamp now records the new time
