@@ -125,17 +125,26 @@ def default_model_table(new: tuple[str, dict], old: tuple[str, dict]) -> str:
             f"| {dataset} | {row['n']:,} | {row['metric']} | {_cell(value)} | "
             f"{_cell(headline(old_file, dataset))} | {shown} | {_met(value, target, keep)} |"
         )
-    for capability, (label, target) in INVARIANCE_ROWS.items():
+    targets = {capability: target for capability, (_, target) in INVARIANCE_ROWS.items()}
+    lines += _invariance_rows(new_file, old_file, targets)
+    return "\n".join(lines)
+
+
+def _invariance_rows(new_file: dict, old_file: dict, targets: dict[str, float | None]) -> list[str]:
+    """One row per invariance capability in ``targets`` that ``new_file`` measured: both
+    models' pass rates, the target and whether it is met."""
+    rows = []
+    for capability, target in targets.items():
         value = _capability(new_file, capability)
         if value is None:
             continue
         met = "-" if target is None else ("yes" if value >= target else "no")
-        lines.append(
-            f"| {label} | | accuracy | {_cell(value)} | "
+        rows.append(
+            f"| {INVARIANCE_ROWS[capability][0]} | | accuracy | {_cell(value)} | "
             f"{_cell(_capability(old_file, capability))} | "
             f"{'-' if target is None else f'{target:.2f}'} | {met} |"
         )
-    return "\n".join(lines)
+    return rows
 
 
 def comparison_table(base: tuple[str, dict], other: tuple[str, dict]) -> str:
@@ -198,16 +207,7 @@ def large_model_table(large: tuple[str, dict], default: tuple[str, dict]) -> str
             f"| {dataset} | {row['n']:,} | {row['metric']} | {_cell(value)} | "
             f"{_cell(reference)} | {shown} | {met} |"
         )
-    for capability, target in LARGE_INVARIANCE_TARGETS.items():
-        value = _capability(large_file, capability)
-        if value is None:
-            continue
-        label = INVARIANCE_ROWS[capability][0]
-        lines.append(
-            f"| {label} | | accuracy | {_cell(value)} | "
-            f"{_cell(_capability(default_file, capability))} | {target:.2f} | "
-            f"{'yes' if value >= target else 'no'} |"
-        )
+    lines += _invariance_rows(large_file, default_file, LARGE_INVARIANCE_TARGETS)
     return "\n".join(lines)
 
 
