@@ -216,7 +216,7 @@ def _load_local(folder: Path, source: str) -> LoadedModel:
         model = _load_adapter(folder, config)
     else:
         model = _load_full(str(folder), local_only=True)
-    tokenizer = _load_tokenizer(folder, config)
+    tokenizer = load_tokenizer(folder, config)
     _check_vocabulary(model, tokenizer, folder)
     _apply_labels(model, config, folder)
     return LoadedModel(model, tokenizer, config, source)
@@ -360,7 +360,37 @@ def _load_base_with_head(base_path: str, local: bool, labels: list[str]) -> Any:
     )
 
 
-def _load_adapter(folder: Path, config: ModelConfig) -> Any:
+def adapter_folder(name: str) -> Path | None:
+    """The LoRA adapter folder a ``base_model`` name points at, or None: ``"large"`` (the
+    shipped large model) or a local folder written by ``stance train`` with LoRA.
+
+    >>> adapter_folder("large").name
+    'large_model'
+    >>> adapter_folder("no/such/dir") is None
+    True
+    """
+    folder = LARGE_MODEL_DIR if name == "large" else Path(resolve_base_model(name)).expanduser()
+    return folder if (folder / "adapter_config.json").is_file() else None
+
+
+def adapter_base(folder: Path, config: ModelConfig) -> str:
+    """The base model name the adapter in ``folder`` was trained on (``"mpnet"``, a folder)."""
+    base = config.base_model
+    if not base:
+        adapter_config = json.loads((folder / "adapter_config.json").read_text())
+        base = adapter_config.get("base_model_name_or_path")
+    if not base:
+        raise ModelLoadError(
+            f"{folder} stores weights relative to a base model but {STANCE_CONFIG} names "
+            'no "base_model"; add it'
+        )
+    return base
+
+
+def adapter_on_base(folder: Path, config: ModelConfig, *, trainable: bool) -> Any:
+    """The ``peft`` model of the adapter in ``folder`` on its checked base (the head
+    included); ``trainable=True`` to continue training it, as ``stance train`` does when
+    ``base_model`` is an adapter folder."""
     try:
         from peft import PeftModel
     except ImportError:
@@ -370,19 +400,19 @@ def _load_adapter(folder: Path, config: ModelConfig) -> Any:
     labels = list(config.labels)
     if not labels:
         raise ModelLoadError(f"{folder}/{STANCE_CONFIG} must list the adapter's labels")
-    base = config.base_model
-    if not base:
-        adapter_config = json.loads((folder / "adapter_config.json").read_text())
-        base = adapter_config.get("base_model_name_or_path")
-    base_path, local = _base_for(folder, base)
+    base_path, local = _base_for(folder, adapter_base(folder, config))
     _check_base_digests(folder, config, base_path)
     base_model = _load_base_with_head(base_path, local, labels)
     try:
-        merged = PeftModel.from_pretrained(base_model, str(folder)).merge_and_unload()
+        return PeftModel.from_pretrained(base_model, str(folder), is_trainable=trainable)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ModelLoadError(
             f"the adapter in {folder} does not fit its base model {base_path}: {exc}"
         ) from None
+
+
+def _load_adapter(folder: Path, config: ModelConfig) -> Any:
+    merged = adapter_on_base(folder, config, trainable=False).merge_and_unload()
     merged.config.name_or_path = str(folder)
     return merged
 
@@ -512,7 +542,7 @@ def save_delta(model: Any, base_model: str, folder: str | os.PathLike[str]) -> P
     return path
 
 
-def _load_tokenizer(folder: Path, config: ModelConfig) -> Any:
+def load_tokenizer(folder: Path, config: ModelConfig) -> Any:
     from transformers import AutoTokenizer
 
     source = str(folder)

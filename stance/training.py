@@ -34,6 +34,7 @@ from stance._version import __version__
 from stance.columns import context_values
 from stance.data import keep_share, load_source, offtopic_pairs, split_by_claim
 from stance.debias import claim_only_proba, debiased_loss
+from stance.distill import distillation_loss, teacher_proba
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
 from stance.label_mapping import reorder_head
@@ -98,6 +99,7 @@ class _PairDataset(torch.utils.data.Dataset):
         bias_proba: np.ndarray | None = None,
         *,
         token_types: bool,
+        teacher_proba: np.ndarray | None = None,
     ):
         contexts = None
         if pair_tokenizer.context_encoding is not None:
@@ -112,6 +114,7 @@ class _PairDataset(torch.utils.data.Dataset):
         self.labels = [index[label] for label in frame["label"]]
         self.truncated = int(encoded.truncated.sum())
         self.bias_proba = bias_proba
+        self.teacher_proba = teacher_proba
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -126,11 +129,14 @@ class _PairDataset(torch.utils.data.Dataset):
             item["token_type_ids"] = self.token_type_ids[i]
         if self.bias_proba is not None:
             item["bias_proba"] = self.bias_proba[i]
+        if self.teacher_proba is not None:
+            item["teacher_proba"] = self.teacher_proba[i]
         return item
 
 
 class _BiasCollator:
-    """Dynamic padding, with each row's claim-only probabilities carried alongside."""
+    """Dynamic padding, with each row's claim-only (or teacher) probabilities carried
+    alongside."""
 
     def __init__(self, tokenizer: Any):
         from transformers import DataCollatorWithPadding
@@ -138,16 +144,20 @@ class _BiasCollator:
         self.pad = DataCollatorWithPadding(tokenizer)
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        bias = [f.pop("bias_proba") for f in features if "bias_proba" in f]
+        carried = {
+            key: [f.pop(key) for f in features if key in f]
+            for key in ("bias_proba", "teacher_proba")
+        }
         batch = self.pad(features)
-        if bias:
-            batch["bias_proba"] = torch.tensor(np.stack(bias), dtype=torch.float32)
+        for key, rows in carried.items():
+            if rows:
+                batch[key] = torch.tensor(np.stack(rows), dtype=torch.float32)
         return batch
 
 
 def _stance_trainer_class() -> type:
-    """The HF ``Trainer`` with the library's loss: class weights, focal loss and claim-only
-    debiasing."""
+    """The HF ``Trainer`` with the library's loss: class weights, focal loss, claim-only
+    debiasing and distillation."""
     from transformers import Trainer
 
     class StanceTrainer(Trainer):
@@ -157,12 +167,14 @@ def _stance_trainer_class() -> type:
             class_weights: Any = None,
             debias: Any = None,
             focal_gamma: float | None = None,
+            distill: Any = None,
             **kw: Any,
         ):
             super().__init__(*args, **kw)
             self.class_weights = class_weights
             self.debias = debias
             self.focal_gamma = focal_gamma
+            self.distill = distill
             # compute_loss returns a batch mean: the Trainer divides it by the number of
             # gradient-accumulation steps itself (transformers' documented switch)
             self.model_accepts_loss_kwargs = False
@@ -170,10 +182,20 @@ def _stance_trainer_class() -> type:
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)  # prediction_step reads the labels from it afterwards
             bias = inputs.pop("bias_proba", None)
+            teacher = inputs.pop("teacher_proba", None)
             labels = inputs.pop("labels")
             outputs = model(**inputs)
             logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-            if bias is not None and self.debias is not None:
+            if teacher is not None and self.distill is not None:
+                loss = distillation_loss(
+                    logits,
+                    labels,
+                    teacher,
+                    weight=self.distill.weight,
+                    temperature=self.distill.temperature,
+                    class_weights=self.class_weights,
+                )
+            elif bias is not None and self.debias is not None:
                 loss = debiased_loss(self.debias.method, logits, labels, bias, self.class_weights)
             elif self.focal_gamma:
                 loss = focal_loss(logits, labels, self.focal_gamma, self.class_weights)
@@ -211,17 +233,88 @@ def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
         with tempfile.TemporaryDirectory(prefix="stance-default-") as folder:
             StanceClassifier.load(precision="fp32").save(folder)
             return _build_model_from(folder, True, config, labels)
+    adapter = modeldir.adapter_folder(config.base_model)
+    if adapter is not None:
+        return _build_from_adapter(adapter, config, labels)
     located = modeldir.locate_base_model(config.base_model)
     if located is None:
         raise ConfigError(
             f"base_model not found: {config.base_model}; pass a local HF model directory, a hub "
-            f"id, {modeldir.BASE_MODEL_PACKAGE!r} for the packaged MiniLM or "
-            f"{modeldir.SHIPPED_MODEL!r} to start from the shipped stance model"
+            f"id, {modeldir.BASE_MODEL_PACKAGE!r} for the packaged MiniLM, 'mpnet' for the "
+            f"verified MPNet-base, {modeldir.SHIPPED_MODEL!r} or 'large' to start from a "
+            "shipped stance model"
         )
     base, local = located
     if local:
         modeldir.check_weights(Path(base))
     return _build_model_from(base, local, config, labels)
+
+
+def _build_from_adapter(
+    folder: Path, config: TrainConfig, labels: tuple[str, ...]
+) -> tuple[Any, Any]:
+    """Start from a LoRA adapter (``base_model: large`` or an adapter folder): with ``lora``
+    set, keep training that adapter, so the result is again one adapter on the same base;
+    without it, fine-tune every weight of the merged model."""
+    saved = ModelConfig.read(folder)
+    if tuple(saved.labels) != labels:
+        raise ConfigError(
+            f"base_model {config.base_model} predicts {list(saved.labels)}; this config "
+            f"trains {list(labels)}; set labels to {list(saved.labels)}, or start from its "
+            f"base ({modeldir.adapter_base(folder, saved)!r}) for other labels"
+        )
+    if config.lora is None:
+        import tempfile
+
+        from stance.model import StanceClassifier
+
+        with tempfile.TemporaryDirectory(prefix="stance-merged-") as merged:
+            StanceClassifier.load(folder, precision="fp32").save(merged)
+            return _build_model_from(merged, True, config, labels)
+    _check_same_lora(folder, config)
+    model = modeldir.adapter_on_base(folder, saved, trainable=True)
+    return model, modeldir.load_tokenizer(folder, saved)
+
+
+def _check_same_lora(folder: Path, config: TrainConfig) -> None:
+    """A continued adapter keeps its shape: refuse ``lora`` settings that differ from it."""
+    import json
+
+    assert config.lora is not None
+    stored = json.loads((folder / "adapter_config.json").read_text())
+    found = {
+        "r": stored.get("r"),
+        "alpha": stored.get("lora_alpha"),
+        "dropout": stored.get("lora_dropout"),
+        "target_modules": sorted(stored.get("target_modules") or ()),
+    }
+    wanted = {
+        "r": config.lora.r,
+        "alpha": config.lora.alpha,
+        "dropout": config.lora.dropout,
+        "target_modules": sorted(config.lora.target_modules),
+    }
+    differing = [key for key in wanted if wanted[key] != found[key]]
+    if differing:
+        settings = ", ".join(f"{key}: {found[key]}" for key in found)
+        raise ConfigError(
+            f"base_model {config.base_model} is a LoRA adapter that training continues, so "
+            f"lora must match it ({settings}); {', '.join(differing)} differ. Set lora to "
+            "those values, or remove lora to fine-tune the merged model fully"
+        )
+
+
+def adapter_base_model(config: TrainConfig) -> str:
+    """The base a LoRA run's adapter sits on: ``base_model`` itself, or, when that is an
+    adapter training continues, the base under it (``"mpnet"`` for ``large``).
+
+    >>> adapter_base_model(TrainConfig(base_model="mpnet", sources=[]))  # doctest: +SKIP
+    'mpnet'
+    """
+    folder = modeldir.adapter_folder(config.base_model)
+    if folder is None:
+        return config.base_model
+    return modeldir.adapter_base(folder, ModelConfig.read(folder))
 
 
 def _build_model_from(
@@ -278,6 +371,9 @@ def _base_pair_order(config: TrainConfig) -> str:
     ``response_first`` for an NLI model (:mod:`stance.label_mapping`), else ``claim_first``."""
     from transformers import AutoConfig
 
+    adapter = modeldir.adapter_folder(config.base_model)
+    if adapter is not None:
+        return ModelConfig.read(adapter).pair_order
     located = (
         None
         if config.base_model == modeldir.SHIPPED_MODEL
@@ -325,7 +421,8 @@ def train(
     model, tokenizer = _build_model(config, data.labels)
     pair_order = _base_pair_order(config)
     bias = _claim_only_bias(config, data)
-    train_set, eval_set = _datasets(config, data, tokenizer, model, bias, pair_order)
+    teacher = _teacher_proba(config, data)
+    train_set, eval_set = _datasets(config, data, tokenizer, model, bias, pair_order, teacher)
     trainer = _trainer(config, model, tokenizer, (train_set, eval_set), progress)
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     metrics = _run_metrics(trainer, result, data, bias)
@@ -410,6 +507,21 @@ def _claim_only_bias(config: TrainConfig, data: PreparedData) -> ClaimOnlyBias |
     return ClaimOnlyBias(proba, rows)
 
 
+def _teacher_proba(config: TrainConfig, data: PreparedData) -> np.ndarray | None:
+    """The teacher's probabilities of the training rows, when the config distills; kept
+    in the run folder so a resumed run does not score again."""
+    if config.distill is None:
+        return None
+    return teacher_proba(
+        config.distill.teacher,
+        data.train,
+        data.labels,
+        Path(config.output_dir) / "checkpoints",
+        precision=config.precision,
+        batch_size=config.eval_batch_size,
+    )
+
+
 def _datasets(
     config: TrainConfig,
     data: PreparedData,
@@ -417,6 +529,7 @@ def _datasets(
     model: Any,
     bias: ClaimOnlyBias | None,
     pair_order: str = "claim_first",
+    teacher: np.ndarray | None = None,
 ) -> tuple[_PairDataset, _PairDataset | None]:
     """The tokenized training set and the validation set (``None`` without one), the
     pairs in the base model's ``pair_order``."""
@@ -425,7 +538,12 @@ def _datasets(
     token_types = uses_token_types(tokenizer, model.config)
     bias_proba = None if bias is None else bias.proba
     train_set = _PairDataset(
-        data.train, pair_tokenizer, data.labels, bias_proba, token_types=token_types
+        data.train,
+        pair_tokenizer,
+        data.labels,
+        bias_proba,
+        token_types=token_types,
+        teacher_proba=teacher,
     )
     eval_set = (
         _PairDataset(data.validation, pair_tokenizer, data.labels, token_types=token_types)
@@ -518,6 +636,7 @@ def _trainer(
         class_weights=_class_weights(config, train_set),
         debias=config.debias,
         focal_gamma=config.focal_gamma,
+        distill=config.distill,
     )
 
 
@@ -623,7 +742,7 @@ def _save_output(
         max_length=config.max_length,
         provenance=provenance,
         context_encoding=modeldir.CONTEXT_ENCODING if config.uses_context else None,
-        base_model=config.base_model if is_adapter else None,
+        base_model=adapter_base_model(config) if is_adapter else None,
         pair_order=pair_order,
     ).stamped().write(out)
     import yaml
@@ -659,6 +778,17 @@ def model_card(
                 "",
             ]
             if config.uses_context
+            else []
+        ),
+        *(
+            [
+                f"Distilled from `{config.distill.teacher}`: the loss puts "
+                f"{config.distill.weight:g} on the teacher's probabilities (temperature "
+                f"{config.distill.temperature:g}) and {1 - config.distill.weight:g} on the "
+                "gold labels.",
+                "",
+            ]
+            if config.distill
             else []
         ),
         "**Licences.** " + licences.summary(sources),

@@ -137,6 +137,19 @@ class DebiasSettings:
 
 
 @dataclass
+class DistillSettings:
+    """Learn from a teacher model's probabilities as well as the gold labels (see
+    :mod:`stance.distill`): ``teacher`` is anything ``StanceClassifier.load`` takes
+    (``large``, ``default``, a model folder); ``weight`` is the loss's share on the
+    teacher (1 ignores the gold labels); ``temperature`` softens both distributions.
+    """
+
+    teacher: str
+    weight: float = 0.5
+    temperature: float = 2.0
+
+
+@dataclass
 class OfftopicSettings:
     """Add ``rows`` pairs of a training claim with a response from another source that
     shares no content word with it and states something (at least ``min_content_words``
@@ -180,6 +193,7 @@ class TrainConfig:
     freeze_embeddings: bool = False
     lora: LoraSettings | None = None
     debias: DebiasSettings | None = None
+    distill: DistillSettings | None = None
     offtopic: OfftopicSettings | None = None
     logging_steps: int = 50
     report_to: list[str] = field(default_factory=list)
@@ -248,10 +262,22 @@ class TrainConfig:
                 f"focal_gamma must be null or >= 0 (0 is plain cross-entropy; 2 is usual), got "
                 f"{self.focal_gamma!r}"
             )
-        if self.focal_gamma and self.debias is not None:
+        replacing = [key for key in ("focal_gamma", "debias", "distill") if getattr(self, key)]
+        if len(replacing) > 1:
             raise ConfigError(
-                "focal_gamma and debias both replace the cross-entropy loss; set one of them"
+                f"{' and '.join(replacing)} each replace the cross-entropy loss; set one of them"
             )
+        if self.distill is not None:
+            if not 0 <= self.distill.weight <= 1:
+                raise ConfigError(
+                    f"distill.weight must be in [0, 1] (the loss's share on the teacher), got "
+                    f"{self.distill.weight}"
+                )
+            if not self.distill.temperature > 0:
+                raise ConfigError(
+                    f"distill.temperature must be > 0 (1 keeps the teacher's probabilities), "
+                    f"got {self.distill.temperature}"
+                )
 
     def _check_debias(self) -> None:
         """The debias section, and the sources' ``debias: false`` that need one."""

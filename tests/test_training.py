@@ -180,6 +180,48 @@ def test_lora_saves_only_the_adapter_and_loads_on_its_base(tmp_path, tiny_base_d
     assert (merged / "model.safetensors").is_file()
 
 
+def test_an_adapter_as_base_model_is_continued_as_one_adapter_on_its_base(tmp_path, tiny_base_dir):
+    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
+    first = base_config(tmp_path, tiny_base_dir, lora=lora)
+    first["output_dir"] = str(tmp_path / "stage1")
+    stage1 = train(TrainConfig.from_dict(first), progress=False)
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"), lora=lora)
+    second["output_dir"] = str(tmp_path / "stage2")
+    second["learning_rate"] = 5e-3
+    stage2 = train(TrainConfig.from_dict(second), progress=False)
+    out = tmp_path / "stage2"
+    info = json.loads((out / "stance_config.json").read_text())
+    assert info["base_model"] == str(tiny_base_dir)  # the adapter's base, not stage 1
+    assert info["provenance"]["base_model"] == str(tmp_path / "stage1")
+    pairs = [("the city vote", "yes the minister"), ("a claim", "no it is not")]
+    reloaded = StanceClassifier.load(out, precision="fp32").predict_proba(pairs)
+    np.testing.assert_allclose(reloaded, stage2.predict_proba(pairs), atol=1e-6)
+    assert not np.allclose(reloaded, stage1.predict_proba(pairs), atol=1e-4)
+
+
+def test_a_continued_adapter_refuses_other_lora_settings(tmp_path, tiny_base_dir):
+    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
+    first = base_config(tmp_path, tiny_base_dir, lora=lora)
+    first["output_dir"] = str(tmp_path / "stage1")
+    train(TrainConfig.from_dict(first), progress=False)
+    other = {**lora, "r": 8}
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"), lora=other)
+    with pytest.raises(ConfigError, match=r"lora must match it \(r: 4, .*\); r differ"):
+        train(TrainConfig.from_dict(second), progress=False)
+
+
+def test_an_adapter_without_lora_is_fine_tuned_merged(tmp_path, tiny_base_dir):
+    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
+    first = base_config(tmp_path, tiny_base_dir, lora=lora)
+    first["output_dir"] = str(tmp_path / "stage1")
+    train(TrainConfig.from_dict(first), progress=False)
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"))
+    second["output_dir"] = str(tmp_path / "full")
+    train(TrainConfig.from_dict(second), progress=False)
+    assert (tmp_path / "full" / "model.safetensors").is_file()
+    assert not (tmp_path / "full" / "adapter_config.json").exists()
+
+
 def test_resume_continues_from_the_checkpoint(tmp_path, tiny_base_dir):
     config = base_config(tmp_path, tiny_base_dir, max_steps=6, epochs=1, eval_steps=3)
     config["early_stopping_patience"] = None

