@@ -95,6 +95,11 @@ def test_a_student_learns_what_its_teacher_predicts_not_the_gold_labels(tmp_path
     student = train(TrainConfig.from_dict(student_config), progress=False)
     dev = synthetic_pairs(60, seed=3)
     pairs = list(zip(dev["claim"], dev["response"], strict=True))
-    agreement = np.mean(np.array(student.predict(pairs)) == np.array(teacher.predict(pairs)))
-    assert agreement >= 0.9
+    taught = np.array(teacher.predict(pairs))
+    shifted = dict(zip(LABELS, LABELS[1:] + LABELS[:1], strict=True))
+    misled = np.array([shifted[label] for label in taught])  # what the gold labels teach
+    predicted = np.array(student.predict(pairs))
+    # the gold labels alone would teach the shifted labels on every row
+    assert np.mean(predicted == taught) >= 0.6
+    assert np.mean(predicted == taught) > 2 * np.mean(predicted == misled)
     assert "Distilled from" in (tmp_path / "student" / "README.md").read_text()
