@@ -37,8 +37,12 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
+    from stance.model import StanceClassifier
+
 CACHE_FILE = "teacher_proba.npz"
 """Where a run folder keeps its teacher's probabilities while it trains."""
+SCORING_CHUNK = 4096
+"""Rows the teacher scores between two moves of the progress bar."""
 
 
 def teacher_proba(
@@ -49,6 +53,7 @@ def teacher_proba(
     *,
     precision: str = "auto",
     batch_size: int | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """The teacher's probabilities of every row of ``frame`` (``claim``, ``response`` and,
     when present, ``context``), columns in ``labels`` order; read from ``cache_dir`` when
@@ -77,13 +82,25 @@ def teacher_proba(
                 return stored["proba"]
     if batch_size is not None:
         clf = clf.with_settings(batch_size=batch_size)
-    proba = clf.predict_proba(rows)[:, [list(clf.labels).index(label) for label in labels]]
-    proba = proba.astype(np.float32)
+    proba = _scored(clf, rows, progress)[:, [list(clf.labels).index(label) for label in labels]]
     cache.parent.mkdir(parents=True, exist_ok=True)
     partial = cache.with_suffix(".partial.npz")
     np.savez(partial, proba=proba, key=np.array(key))
     os.replace(partial, cache)
     return proba
+
+
+def _scored(clf: StanceClassifier, rows: pd.DataFrame, progress: bool) -> np.ndarray:
+    """``clf``'s probabilities of ``rows``, in chunks that move a progress bar."""
+    from stance.progress import progress_bar
+
+    bar = progress_bar(len(rows), desc="teacher", unit="pairs", enabled=progress)
+    chunks = []
+    for start in range(0, len(rows), SCORING_CHUNK):
+        chunks.append(clf.predict_proba(rows.iloc[start : start + SCORING_CHUNK]))
+        bar.update(len(chunks[-1]))
+    bar.close()
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
 
 
 def _cache_key(teacher: str, trained_at: object, rows: pd.DataFrame, labels: tuple) -> str:

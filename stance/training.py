@@ -421,7 +421,7 @@ def train(
     model, tokenizer = _build_model(config, data.labels)
     pair_order = _base_pair_order(config)
     bias = _claim_only_bias(config, data)
-    teacher = _teacher_proba(config, data)
+    teacher = _teacher_proba(config, data, progress)
     train_set, eval_set = _datasets(config, data, tokenizer, model, bias, pair_order, teacher)
     trainer = _trainer(config, model, tokenizer, (train_set, eval_set), progress)
     result = trainer.train(resume_from_checkpoint=True if resume else None)
@@ -507,7 +507,7 @@ def _claim_only_bias(config: TrainConfig, data: PreparedData) -> ClaimOnlyBias |
     return ClaimOnlyBias(proba, rows)
 
 
-def _teacher_proba(config: TrainConfig, data: PreparedData) -> np.ndarray | None:
+def _teacher_proba(config: TrainConfig, data: PreparedData, progress: bool) -> np.ndarray | None:
     """The teacher's probabilities of the training rows, when the config distills; kept
     in the run folder so a resumed run does not score again."""
     if config.distill is None:
@@ -519,6 +519,7 @@ def _teacher_proba(config: TrainConfig, data: PreparedData) -> np.ndarray | None
         Path(config.output_dir) / "checkpoints",
         precision=config.precision,
         batch_size=config.eval_batch_size,
+        progress=progress,
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from test_training import base_config, synthetic_pairs
 
-from stance import StanceClassifier
+from stance import StanceClassifier, distill
 from stance.distill import CACHE_FILE, distillation_loss, teacher_proba
 from stance.errors import ConfigError
 from stance.training import train
@@ -41,6 +41,7 @@ def test_teacher_probabilities_follow_the_configs_label_order_and_are_cached(
 ):
     frame = pd.DataFrame({"claim": ["a vote", "the storm"], "response": ["yes", "no it is not"]})
     order = ("neutral", "support", "denial")
+    monkeypatch.setattr(distill, "SCORING_CHUNK", 1)  # one row per chunk: order kept
     first = teacher_proba(str(tiny_model_dir), frame, order, tmp_path, precision="fp32")
     clf = StanceClassifier.load(tiny_model_dir, precision="fp32")
     expected = clf.predict_proba(frame)[:, [list(clf.labels).index(label) for label in order]]
