@@ -19,6 +19,10 @@ An *adapter* directory (``stance train`` with LoRA) holds ``adapter_config.json`
 base's name (``"mpnet"``, see :mod:`stance.bases`). Loading merges the adapter into the
 base weights.
 
+The shipped models are built this way once: :mod:`stance.built_cache` keeps the built
+weights, keyed by the digests of the folder's files and of the base, and later loads
+read them from there.
+
 Weights are read from safetensors only; pickle checkpoints are refused and
 ``trust_remote_code`` is never enabled.
 """
@@ -35,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stance import bases, label_mapping
+from stance import bases, built_cache, label_mapping
 from stance.bases import file_sha256 as file_sha256
 from stance.errors import ModelLoadError
 from stance.label_mapping import is_head_key as is_head_key
@@ -210,16 +214,53 @@ def _load_local(folder: Path, source: str) -> LoadedModel:
         )
     check_weights(folder)
     config = ModelConfig.read(folder, stacklevel=6)  # the warning points at the user's load
-    if (folder / DELTA_WEIGHTS).is_file():
-        model = _load_delta(folder, config)
-    elif (folder / "adapter_config.json").is_file():
-        model = _load_adapter(folder, config)
-    else:
-        model = _load_full(str(folder), local_only=True)
+    model = _load_weights(folder, config, cache=source in SHIPPED_MODELS)
     tokenizer = load_tokenizer(folder, config)
     _check_vocabulary(model, tokenizer, folder)
     _apply_labels(model, config, folder)
     return LoadedModel(model, tokenizer, config, source)
+
+
+def _load_weights(folder: Path, config: ModelConfig, *, cache: bool) -> Any:
+    """The model of ``folder``: its full weights, or built from a delta or an adapter on
+    its base; with ``cache``, a build is kept in :mod:`stance.built_cache` when the base
+    is pinned by digest."""
+    if (folder / DELTA_WEIGHTS).is_file():
+        kind, build = "delta", _load_delta
+    elif (folder / "adapter_config.json").is_file():
+        kind, build = "adapter", _load_adapter
+    else:
+        return _load_full(str(folder), local_only=True)
+    digests = pinned_base_digests(folder, config, kind=kind) if cache else {}
+    if not digests:  # a base not pinned by digest: nothing safe to key a cache on
+        return build(folder, config)
+    model = built_cache.load_or_build(
+        folder, lambda: build(folder, config), kind=kind, base_digests=digests
+    )
+    model.config.name_or_path = str(folder)
+    return model
+
+
+def pinned_base_digests(folder: Path, config: ModelConfig, *, kind: str) -> dict[str, str]:
+    """The digests that pin the base of a delta or adapter ``folder``, by file: those its
+    ``stance_config.json`` records (``base_sha256``, ``base_digests``) and, for a verified
+    base (:mod:`stance.bases`), its pins; empty when nothing pins it.
+
+    >>> pinned_base_digests(LARGE_MODEL_DIR, ModelConfig.read(LARGE_MODEL_DIR), kind="adapter")
+    ... # doctest: +SKIP
+    {'recorded:model.safetensors': '78c0...', 'mpnet:config.json': 'd46a...', ...}
+    """
+    digests = {f"recorded:{name}": digest for name, digest in config.base_digests.items()}
+    if config.base_sha256:
+        digests["recorded:model.safetensors"] = config.base_sha256
+    try:
+        base = adapter_base(folder, config) if kind == "adapter" else config.base_model
+    except ModelLoadError:  # no base named: the build says so
+        return {}
+    spec = bases.PINNED_BASES.get(base or "")
+    if spec is not None:
+        digests.update({f"{spec.name}:{pinned.name}": pinned.sha256 for pinned in spec.files})
+    return digests
 
 
 def _with_mapping(
