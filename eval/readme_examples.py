@@ -2,6 +2,7 @@
 
     python eval/readme_examples.py [--model DIR] [--check]
     python eval/readme_examples.py --model large [--check]   # the large model's block
+    python eval/readme_examples.py --model DIR --out FILE     # a candidate: FILE only
 
 Scores ``examples/pairs.csv`` (the pairs README command 1 scores) in fp32, writes
 ``eval/results/readme_examples.md`` and replaces the table between the
@@ -43,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model directory (default: shipped)")
     parser.add_argument("--check", action="store_true", help="only check the README")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="write the scored examples to this file and leave the README alone (for a "
+        "candidate model that is not shipped)",
+    )
     args = parser.parse_args(argv)
     import transformers
 
@@ -56,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     for j, label in enumerate(clf.labels):
         frame[f"p_{label}"] = proba[:, j]
     table = examples_table(frame, clf.labels)
+    if args.out:
+        command = f"python eval/readme_examples.py --model {args.model} --out {args.out}"
+        Path(args.out).write_text(f"# README examples\n\n`{command}` (fp32):\n\n{table}\n")
+        print(table)
+        return 0
     readme = REPO / "README.md"
     large = args.model == "large"
     block, result = (f"{BLOCK}-large", LARGE_RESULT) if large else (BLOCK, RESULT)
