@@ -35,8 +35,13 @@ def _tuned(base_dir: Path, seed: int) -> StanceClassifier:
 def _write_delta(base_dir: Path, folder: Path, seed: int = 0) -> None:
     tuned = _tuned(base_dir, seed)
     modeldir.save_delta(tuned.model, str(base_dir), folder)
+    _write_stance_config(folder, tuned.labels, base_dir)
+
+
+def _write_stance_config(folder: Path, labels, base_dir: Path) -> None:
+    """The stance config of weights stored relative to ``base_dir``, its digest pinned."""
     config = {
-        "labels": list(tuned.labels),
+        "labels": list(labels),
         "max_length": 64,
         "base_model": str(base_dir),
         "base_sha256": modeldir.file_sha256(base_dir / "model.safetensors"),
@@ -125,13 +130,7 @@ def test_an_adapter_is_cached_like_a_delta(tiny_model_dir, monkeypatch, tmp_path
                 parameter.normal_(0, 0.5)
     folder = tmp_path / "large_model"
     adapter.save_pretrained(folder)
-    config = {
-        "labels": list(plain.labels),
-        "max_length": 64,
-        "base_model": str(tiny_model_dir),
-        "base_sha256": modeldir.file_sha256(tiny_model_dir / "model.safetensors"),
-    }
-    (folder / "stance_config.json").write_text(json.dumps(config))
+    _write_stance_config(folder, plain.labels, tiny_model_dir)
     monkeypatch.setattr(modeldir, "LARGE_MODEL_DIR", folder)
     monkeypatch.setenv("STANCE_CACHE_DIR", str(tmp_path / "cache"))
     first = _probabilities("large")
