@@ -259,7 +259,7 @@ def test_yaml_config_with_overrides(tmp_path, tiny_base_dir):
         ({"labels": "fnc"}, "Did you mean 'fnc1'"),
         ({"class_weights": "auto"}, "class_weights must be null or 'balanced'"),
         ({"focal_gamma": -1}, r"focal_gamma must be null or >= 0 \(0 is plain cross-entropy"),
-        ({"focal_gamma": 2, "debias": {}}, "focal_gamma and debias both replace"),
+        ({"focal_gamma": 2, "debias": {}}, "focal_gamma and debias each replace"),
         ({"lr_scheduler": "cosin"}, "Did you mean 'cosine'"),
         ({"sources": []}, "at least one training file"),
         ({"validation": {"fracton": 0.1}}, "unknown key 'fracton' in validation"),
