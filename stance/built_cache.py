@@ -148,22 +148,22 @@ def load_or_build(
 def entry_is_valid(entry: Path, key: str) -> bool:
     """Whether ``entry`` holds the files its manifest lists, for ``key``: by the stamp of
     sizes and modification times where it matches, else by SHA-256 (then re-stamped)."""
-    manifest = _read_json(entry / MANIFEST)
+    manifest = bases.read_json_object(entry / MANIFEST)
     files = manifest.get("files")
     if manifest.get("key") != key or not isinstance(files, dict) or WEIGHTS not in files:
         return False
-    stamp = _read_json(entry / STAMP)
+    stamp = bases.read_json_object(entry / STAMP)
     hashed = False
     for name, recorded in files.items():
         path = entry / name
         try:
-            stat = path.stat()
             size, sha256 = recorded["size"], recorded["sha256"]
+            current = bases.stamp_entry(path, sha256)
         except (OSError, TypeError, KeyError):
             return False
-        if stamp.get(name) == [stat.st_size, stat.st_mtime_ns, sha256]:
+        if stamp.get(name) == current:
             continue
-        if stat.st_size != size or file_sha256(path) != sha256:
+        if current[0] != size or file_sha256(path) != sha256:
             return False
         hashed = True
     if hashed:  # a read-only cache is checked in full again next time
@@ -195,7 +195,7 @@ def _write(model: Any, entry: Path, key: str, inputs: Mapping[str, Any]) -> None
     ``entry`` in one rename (replacing an entry that does not check out)."""
     cache = entry.parent
     cache.mkdir(parents=True, exist_ok=True)
-    bases._remove_stale_staging(cache)
+    bases.remove_stale_staging(cache)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{entry.name}-", dir=cache))
     try:
         folder = staging / entry.name
@@ -230,21 +230,8 @@ def _place(folder: Path, entry: Path, key: str, staging: Path) -> None:
 
 
 def _write_stamp(folder: Path, files: Mapping[str, Mapping[str, Any]]) -> None:
-    stamp = {}
-    for name, recorded in files.items():
-        stat = (folder / name).stat()
-        stamp[name] = [stat.st_size, stat.st_mtime_ns, recorded["sha256"]]
-    temporary = folder / f"{STAMP}.{os.getpid()}.tmp"
-    temporary.write_text(json.dumps(stamp, indent=1))
-    os.replace(temporary, folder / STAMP)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    digests = {name: recorded["sha256"] for name, recorded in files.items()}
+    bases.write_stamp(folder, digests, folder / STAMP)
 
 
 def _warn_unwritable(cache: Path, exc: OSError) -> None:
