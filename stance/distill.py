@@ -100,7 +100,9 @@ def _scored(clf: StanceClassifier, rows: pd.DataFrame, progress: bool) -> np.nda
         chunks.append(clf.predict_proba(rows.iloc[start : start + SCORING_CHUNK]))
         bar.update(len(chunks[-1]))
     bar.close()
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
+    if not chunks:
+        return np.zeros((0, len(clf.labels)), np.float32)
+    return np.concatenate(chunks).astype(np.float32)
 
 
 def _cache_key(teacher: str, trained_at: object, rows: pd.DataFrame, labels: tuple) -> str:

@@ -410,6 +410,8 @@ def adapter_folder(name: str) -> Path | None:
     >>> adapter_folder("no/such/dir") is None
     True
     """
+    if name in bases.PINNED_BASES:  # a verified plain base, not assembled just to ask
+        return None
     folder = LARGE_MODEL_DIR if name == "large" else Path(resolve_base_model(name)).expanduser()
     return folder if (folder / "adapter_config.json").is_file() else None
 

@@ -225,14 +225,7 @@ def _compute_metrics(eval_prediction: Any) -> dict[str, float]:
 
 def _build_model(config: TrainConfig, labels: tuple[str, ...]) -> Any:
     if config.base_model == modeldir.SHIPPED_MODEL:
-        import tempfile
-
-        from stance.model import StanceClassifier
-
-        # The shipped model is stored as a delta; a plain copy lets transformers fit the head.
-        with tempfile.TemporaryDirectory(prefix="stance-default-") as folder:
-            StanceClassifier.load(precision="fp32").save(folder)
-            return _build_model_from(folder, True, config, labels)
+        return _build_from_merged("default", config, labels)
     adapter = modeldir.adapter_folder(config.base_model)
     if adapter is not None:
         return _build_from_adapter(adapter, config, labels)
@@ -264,16 +257,24 @@ def _build_from_adapter(
             f"base ({modeldir.adapter_base(folder, saved)!r}) for other labels"
         )
     if config.lora is None:
-        import tempfile
-
-        from stance.model import StanceClassifier
-
-        with tempfile.TemporaryDirectory(prefix="stance-merged-") as merged:
-            StanceClassifier.load(folder, precision="fp32").save(merged)
-            return _build_model_from(merged, True, config, labels)
+        return _build_from_merged(folder, config, labels)
     _check_same_lora(folder, config)
     model = modeldir.adapter_on_base(folder, saved, trainable=True)
     return model, modeldir.load_tokenizer(folder, saved)
+
+
+def _build_from_merged(
+    model: str | Path, config: TrainConfig, labels: tuple[str, ...]
+) -> tuple[Any, Any]:
+    """Start from a model stored relative to its base (the shipped delta, an adapter):
+    saved whole to a temporary folder first, so transformers can fit the head."""
+    import tempfile
+
+    from stance.model import StanceClassifier
+
+    with tempfile.TemporaryDirectory(prefix="stance-merged-") as folder:
+        StanceClassifier.load(model, precision="fp32").save(folder)
+        return _build_model_from(folder, True, config, labels)
 
 
 def _check_same_lora(folder: Path, config: TrainConfig) -> None:
