@@ -220,3 +220,57 @@ def reorder_head(model: Any, order: list[int]) -> None:
         for name, parameter in model.named_parameters():
             if is_head_key(name) and parameter.shape[0] == len(order):
                 parameter.copy_(parameter[order].clone())
+
+
+def relabel_head(model: Any, old_labels: Sequence[str], new_labels: Sequence[str]) -> list[str]:
+    """Give ``model``'s classification head one output row per label of ``new_labels``.
+
+    A new label that is, or is a kind of (:data:`~stance.labels.STANCE_OF`), one of
+    ``old_labels`` starts from that label's row; any other starts from fresh weights, as
+    transformers initialises a head. Every layer before the output rows is kept. Returns
+    the new labels that started fresh.
+    """
+    import torch
+
+    from stance.labels import STANCE_OF
+
+    old_labels, new_labels = list(old_labels), list(new_labels)
+    rows = [
+        old_labels.index(label)
+        if label in old_labels
+        else old_labels.index(STANCE_OF[label])
+        if STANCE_OF.get(label) in old_labels
+        else None
+        for label in new_labels
+    ]
+    config = model.config
+    std = getattr(config, "initializer_range", 0.02)
+    outputs = [
+        (name, module)
+        for name, module in model.named_modules()
+        if is_head_key(name)
+        and isinstance(module, torch.nn.Linear)
+        and module.out_features == len(old_labels)
+    ]
+    if not outputs:
+        raise ModelLoadError(
+            f"found no output layer with {len(old_labels)} rows in the model's classification "
+            "head, so its labels cannot be changed; start from its base model instead"
+        )
+    for name, old in outputs:
+        new = torch.nn.Linear(old.in_features, len(new_labels), dtype=old.weight.dtype)
+        with torch.no_grad():
+            new.weight.normal_(0.0, std)
+            new.bias.zero_()
+            for i, row in enumerate(rows):
+                if row is not None:
+                    new.weight[i] = old.weight[row]
+                    new.bias[i] = old.bias[row]
+        new.weight.requires_grad_(old.weight.requires_grad)
+        new.bias.requires_grad_(old.bias.requires_grad)
+        parent, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(parent), attribute, new)
+    config.num_labels = len(new_labels)
+    config.id2label = dict(enumerate(new_labels))
+    config.label2id = {label: i for i, label in enumerate(new_labels)}
+    return [label for label, row in zip(new_labels, rows, strict=True) if row is None]

@@ -26,6 +26,20 @@ SCHEMES: dict[str, tuple[str, ...]] = {
     "rumoureval": RUMOUREVAL_LABELS,
 }
 
+STANCE_OF: dict[str, str] = {
+    **{label: label for label in DEFAULT_LABELS},
+    "agree": "support",
+    "disagree": "denial",
+    "discuss": "neutral",
+    "unrelated": "neutral",
+    "deny": "denial",
+    "query": "neutral",
+    "comment": "neutral",
+}
+"""The stance label that each label of the built-in schemes is a kind of (as the shared
+data's ``label`` column maps ``orig_label``): a stance head's row for it is a fair start
+when a stance model is retrained for that scheme."""
+
 
 def validate_labels(labels: Sequence[str]) -> tuple[str, ...]:
     """Check a label list (non-empty distinct strings, at least two) and return it as a tuple.

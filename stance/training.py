@@ -37,7 +37,7 @@ from stance.debias import claim_only_proba, debiased_loss
 from stance.distill import distillation_loss, teacher_proba
 from stance.errors import ConfigError, InputDataError
 from stance.inference import PairTokenizer, resolve_dtype, uses_token_types
-from stance.label_mapping import reorder_head
+from stance.label_mapping import relabel_head, reorder_head
 from stance.labels import resolve_labels
 from stance.losses import focal_loss
 from stance.model_config import ModelConfig
@@ -247,19 +247,24 @@ def _build_from_adapter(
     folder: Path, config: TrainConfig, labels: tuple[str, ...]
 ) -> tuple[Any, Any]:
     """Start from a LoRA adapter (``base_model: large`` or an adapter folder): with ``lora``
-    set, keep training that adapter, so the result is again one adapter on the same base;
-    without it, fine-tune every weight of the merged model."""
+    set, keep training that adapter, so the result is again one adapter on the same base
+    (for other labels its head gets one row per label, see
+    :func:`~stance.label_mapping.relabel_head`); without it, fine-tune every weight of
+    the merged model."""
     saved = ModelConfig.read(folder)
-    if tuple(saved.labels) != labels:
-        raise ConfigError(
-            f"base_model {config.base_model} predicts {list(saved.labels)}; this config "
-            f"trains {list(labels)}; set labels to {list(saved.labels)}, or start from its "
-            f"base ({modeldir.adapter_base(folder, saved)!r}) for other labels"
-        )
     if config.lora is None:
         return _build_from_merged(folder, config, labels)
     _check_same_lora(folder, config)
     model = modeldir.adapter_on_base(folder, saved, trainable=True)
+    if tuple(saved.labels) != labels:
+        fresh = relabel_head(model, saved.labels, labels)
+        if fresh:
+            warnings.warn(
+                f"base_model {config.base_model} predicts {list(saved.labels)}; this config "
+                f"trains {list(labels)}, so the head rows for {fresh} start from fresh "
+                "weights (the others from the stance label each is a kind of)",
+                stacklevel=3,
+            )
     return model, modeldir.load_tokenizer(folder, saved)
 
 

@@ -40,3 +40,21 @@ def test_related_pairs_take_the_document_label_and_unrelated_pairs_keep_the_exce
         assert row[3] == 0.0 and row.sum() == pytest.approx(1.0)
         expected = document.label if document.label in ("agree", "disagree") else "discuss"
         assert clf.labels[int(row.argmax())] == expected
+
+
+def test_train_reads_the_config_named_on_the_command_line_from_the_callers_folder(
+    fnc1, tmp_path, monkeypatch
+):
+    import stance.training
+
+    calls = []
+    monkeypatch.setattr(
+        stance.training, "train", lambda config, **kwargs: calls.append((config, kwargs))
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yaml").write_text("labels: fnc1\n")
+    assert fnc1.main(["train", "--config", "mine.yaml", "--set", "epochs=2"]) == 0
+    assert calls == [(tmp_path / "mine.yaml", {"overrides": ["epochs=2"], "resume": False})]
+    calls.clear()
+    fnc1.main(["train"])
+    assert calls[0][0] == fnc1.CONFIG  # configs/fnc1.yaml unless told otherwise

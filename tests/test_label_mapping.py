@@ -347,3 +347,31 @@ def test_default_model_table_reads_the_model_through_the_mapping(tmp_path, monke
     nli = build_bert_nli(tmp_path / "named")
     args, precisions = table.parse_args(["--model", str(nli), "--precisions", "fp32"])
     assert table.load_models(args, precisions)["fp32"].pair_order == "response_first"
+
+
+def test_relabel_head_starts_each_new_label_from_the_stance_row_it_is_a_kind_of(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(build_tiny_model_dir(tmp_path))
+    old = {n: p.detach().clone() for n, p in model.named_parameters()}
+    out_weight = next(n for n in old if n.startswith("classifier") and n.endswith("weight"))
+    fresh = label_mapping.relabel_head(
+        model, ("support", "denial", "neutral"), ("agree", "deny", "discuss", "unrelated", "other")
+    )
+    assert fresh == ["other"]
+    new = dict(model.named_parameters())
+    rows = new[out_weight].detach()
+    assert rows.shape[0] == 5
+    for i, row in enumerate(
+        [0, 1, 2, 2]
+    ):  # agree<-support, deny<-denial, discuss/unrelated<-neutral
+        torch.testing.assert_close(rows[i], old[out_weight][row])
+    assert not torch.allclose(rows[4], old[out_weight][2])
+    assert model.config.id2label == dict(
+        enumerate(["agree", "deny", "discuss", "unrelated", "other"])
+    )
+    for name in old:  # the encoder is untouched
+        if not label_mapping.is_head_key(name):
+            torch.testing.assert_close(new[name], old[name])
+    logits = model(input_ids=torch.tensor([[1, 5, 6, 2]])).logits
+    assert logits.shape == (1, 5)

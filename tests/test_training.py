@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -417,3 +418,29 @@ def test_lora_on_the_shipped_model_says_to_save_it_first(tmp_path, tiny_base_dir
     config = base_config(tmp_path, tiny_base_dir, base_model="stance:default", lora={"r": 4})
     with pytest.raises(ConfigError, match=r"StanceClassifier.load\(\).save\('DIR'\)"):
         TrainConfig.from_dict(config)
+
+
+def test_a_continued_adapter_learns_other_labels_from_its_stance_rows(tmp_path, tiny_base_dir):
+    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
+    first = base_config(tmp_path, tiny_base_dir, lora=lora)
+    first["output_dir"] = str(tmp_path / "stage1")
+    train(TrainConfig.from_dict(first), progress=False)
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"), lora=lora)
+    second["labels"] = ["agree", "disagree", "discuss"]
+    label_map = {"support": "agree", "denial": "disagree", "neutral": "discuss"}
+    second["sources"][0]["label_map"] = label_map
+    second["validation"]["sources"][0]["label_map"] = label_map
+    second["output_dir"] = str(tmp_path / "fnc")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = train(TrainConfig.from_dict(second), progress=False)
+    assert not [w for w in caught if "fresh weights" in str(w.message)]  # each has a stance row
+    out = tmp_path / "fnc"
+    assert (out / "adapter_model.safetensors").is_file()
+    info = json.loads((out / "stance_config.json").read_text())
+    assert info["base_model"] == str(tiny_base_dir)
+    assert info["labels"] == ["agree", "disagree", "discuss"]
+    reloaded = StanceClassifier.load(out, precision="fp32")
+    assert list(reloaded.classes_) == ["agree", "disagree", "discuss"]
+    pairs = [("the city vote", "yes the minister"), ("a claim", "no it is not")]
+    np.testing.assert_allclose(reloaded.predict_proba(pairs), clf.predict_proba(pairs), atol=1e-6)

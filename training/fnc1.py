@@ -110,10 +110,10 @@ def prepare() -> None:
         print(f"wrote {out}")
 
 
-def train(resume: bool, overrides: list[str]) -> None:
+def train(config: Path, resume: bool, overrides: list[str]) -> None:
     from stance.training import train as run_training
 
-    run_training(CONFIG, overrides=overrides, resume=resume)
+    run_training(config, overrides=overrides, resume=resume)
 
 
 def evaluate(model_dir: Path, result: str, documents: str | None = None) -> dict:
@@ -184,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "step", nargs="?", choices=("all", "prepare", "train", "evaluate"), default="all"
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=CONFIG,
+        help="the training config (configs/fnc1_large.yaml starts from the large model)",
+    )
     parser.add_argument("--model", default="runs/fnc1/model")  # relative to the repository
     parser.add_argument("--resume", action="store_true", help="continue an interrupted training")
     parser.add_argument(
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a key of configs/fnc1.yaml (repeatable), e.g. output_dir=runs/fnc1/b",
+        help="override a key of the config (repeatable), e.g. output_dir=runs/fnc1/b",
     )
     parser.add_argument(
         "--documents",
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "--result", default="fnc1_dev", help="name of the result files in eval/results"
     )
     args = parser.parse_args(argv)
+    config = args.config.resolve()  # before the chdir below
     import os
 
     os.chdir(REPO)
@@ -210,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         prepare()
     if args.step in ("all", "train"):
-        train(args.resume, args.set)
+        train(config, args.resume, args.set)
     if args.step in ("all", "evaluate"):
         evaluate(Path(args.model), args.result, args.documents)
     return 0
