@@ -235,14 +235,8 @@ def relabel_head(model: Any, old_labels: Sequence[str], new_labels: Sequence[str
     from stance.labels import STANCE_OF
 
     old_labels, new_labels = list(old_labels), list(new_labels)
-    rows = [
-        old_labels.index(label)
-        if label in old_labels
-        else old_labels.index(STANCE_OF[label])
-        if STANCE_OF.get(label) in old_labels
-        else None
-        for label in new_labels
-    ]
+    sources = [label if label in old_labels else STANCE_OF.get(label) for label in new_labels]
+    rows = [old_labels.index(name) if name in old_labels else None for name in sources]
     config = model.config
     std = getattr(config, "initializer_range", 0.02)
     outputs = [

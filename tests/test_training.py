@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -162,10 +163,11 @@ def test_unknown_labels_fail_with_values_and_counts(tmp_path, tiny_base_dir):
         train(TrainConfig.from_dict(config), progress=False)
 
 
+LORA = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
+
+
 def test_lora_saves_only_the_adapter_and_loads_on_its_base(tmp_path, tiny_base_dir):
-    config = base_config(
-        tmp_path, tiny_base_dir, lora={"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
-    )
+    config = base_config(tmp_path, tiny_base_dir, lora=LORA)
     config["epochs"] = 2
     clf = train(TrainConfig.from_dict(config), progress=False)
     out = tmp_path / "out"
@@ -181,42 +183,43 @@ def test_lora_saves_only_the_adapter_and_loads_on_its_base(tmp_path, tiny_base_d
     assert (merged / "model.safetensors").is_file()
 
 
-def test_an_adapter_as_base_model_is_continued_as_one_adapter_on_its_base(tmp_path, tiny_base_dir):
-    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
-    first = base_config(tmp_path, tiny_base_dir, lora=lora)
-    first["output_dir"] = str(tmp_path / "stage1")
-    stage1 = train(TrainConfig.from_dict(first), progress=False)
-    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"), lora=lora)
+@pytest.fixture(scope="module")
+def stage1_adapter(tmp_path_factory, tiny_base_dir) -> Path:
+    """An adapter folder trained once with :data:`LORA`, to continue in several tests."""
+    folder = tmp_path_factory.mktemp("stage1")
+    first = base_config(folder, tiny_base_dir, lora=LORA)
+    first["output_dir"] = str(folder / "model")
+    train(TrainConfig.from_dict(first), progress=False)
+    return folder / "model"
+
+
+def test_an_adapter_as_base_model_is_continued_as_one_adapter_on_its_base(
+    tmp_path, tiny_base_dir, stage1_adapter
+):
+    stage1 = StanceClassifier.load(stage1_adapter, precision="fp32")
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(stage1_adapter), lora=LORA)
     second["output_dir"] = str(tmp_path / "stage2")
     second["learning_rate"] = 5e-3
     stage2 = train(TrainConfig.from_dict(second), progress=False)
     out = tmp_path / "stage2"
     info = json.loads((out / "stance_config.json").read_text())
     assert info["base_model"] == str(tiny_base_dir)  # the adapter's base, not stage 1
-    assert info["provenance"]["base_model"] == str(tmp_path / "stage1")
+    assert info["provenance"]["base_model"] == str(stage1_adapter)
     pairs = [("the city vote", "yes the minister"), ("a claim", "no it is not")]
     reloaded = StanceClassifier.load(out, precision="fp32").predict_proba(pairs)
     np.testing.assert_allclose(reloaded, stage2.predict_proba(pairs), atol=1e-6)
     assert not np.allclose(reloaded, stage1.predict_proba(pairs), atol=1e-4)
 
 
-def test_a_continued_adapter_refuses_other_lora_settings(tmp_path, tiny_base_dir):
-    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
-    first = base_config(tmp_path, tiny_base_dir, lora=lora)
-    first["output_dir"] = str(tmp_path / "stage1")
-    train(TrainConfig.from_dict(first), progress=False)
-    other = {**lora, "r": 8}
-    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"), lora=other)
+def test_a_continued_adapter_refuses_other_lora_settings(tmp_path, tiny_base_dir, stage1_adapter):
+    other = {**LORA, "r": 8}
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(stage1_adapter), lora=other)
     with pytest.raises(ConfigError, match=r"lora must match it \(r: 4, .*\); r differ"):
         train(TrainConfig.from_dict(second), progress=False)
 
 
-def test_an_adapter_without_lora_is_fine_tuned_merged(tmp_path, tiny_base_dir):
-    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
-    first = base_config(tmp_path, tiny_base_dir, lora=lora)
-    first["output_dir"] = str(tmp_path / "stage1")
-    train(TrainConfig.from_dict(first), progress=False)
-    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"))
+def test_an_adapter_without_lora_is_fine_tuned_merged(tmp_path, tiny_base_dir, stage1_adapter):
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(stage1_adapter))
     second["output_dir"] = str(tmp_path / "full")
     train(TrainConfig.from_dict(second), progress=False)
     assert (tmp_path / "full" / "model.safetensors").is_file()
@@ -420,12 +423,10 @@ def test_lora_on_the_shipped_model_says_to_save_it_first(tmp_path, tiny_base_dir
         TrainConfig.from_dict(config)
 
 
-def test_a_continued_adapter_learns_other_labels_from_its_stance_rows(tmp_path, tiny_base_dir):
-    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
-    first = base_config(tmp_path, tiny_base_dir, lora=lora)
-    first["output_dir"] = str(tmp_path / "stage1")
-    train(TrainConfig.from_dict(first), progress=False)
-    second = base_config(tmp_path, tiny_base_dir, base_model=str(tmp_path / "stage1"), lora=lora)
+def test_a_continued_adapter_learns_other_labels_from_its_stance_rows(
+    tmp_path, tiny_base_dir, stage1_adapter
+):
+    second = base_config(tmp_path, tiny_base_dir, base_model=str(stage1_adapter), lora=LORA)
     second["labels"] = ["agree", "disagree", "discuss"]
     label_map = {"support": "agree", "denial": "disagree", "neutral": "discuss"}
     second["sources"][0]["label_map"] = label_map

@@ -140,7 +140,9 @@ def evaluate(
             f"(`{documents}`) reads the whole body of each related pair"
         )
     metrics = compute_metrics(dev["orig_label"].tolist(), probabilities, clf.labels)
-    dtype = "bf16" if "bfloat16" in str(clf.compute_dtype) else "fp32"
+    import torch
+
+    dtype = "bf16" if clf.compute_dtype == torch.bfloat16 else "fp32"
     out = REPO / "eval" / "results" / result  # result may hold dots (fnc1_dev_curve_0.25)
     Path(f"{out}.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
     per_class = metrics["per_class"]
