@@ -58,3 +58,37 @@ def test_train_reads_the_config_named_on_the_command_line_from_the_callers_folde
     calls.clear()
     fnc1.main(["train"])
     assert calls[0][0] == fnc1.CONFIG  # configs/fnc1.yaml unless told otherwise
+
+
+def test_another_excerpt_budget_gets_its_own_folder_which_training_reads(
+    fnc1, tmp_path, monkeypatch
+):
+    import stance.training
+
+    bodies = " ".join(f"Sentence {i} says the minister resigned over the vote." for i in range(40))
+    rows = [
+        {"id": f"fnc1-{split}-{i}", "claim": "minister resigned", "label": "support",
+         "orig_label": "agree", "split": split, "response": bodies, "meta": {"body_id": str(i)}}
+        for split in ("train", "dev") for i in range(3)
+    ]  # fmt: skip
+    monkeypatch.setattr(fnc1, "read_fnc1", lambda: rows)
+    monkeypatch.setattr(fnc1, "DATA_DIR", tmp_path / "data")
+    calls = []
+    monkeypatch.setattr(
+        stance.training, "train", lambda config, **kwargs: calls.append(kwargs["overrides"])
+    )
+
+    fnc1.main(["prepare"])
+    assert fnc1.main(["train", "--excerpt-chars", "1400", "--set", "max_length=320"]) == 0
+    fnc1.main(["prepare", "--excerpt-chars", "1400"])
+
+    short = pd.read_json(tmp_path / "data" / "dev.jsonl", lines=True)["response"]
+    long = pd.read_json(tmp_path / "data-1400" / "dev.jsonl", lines=True)["response"]
+    assert short.str.len().max() <= fnc1.EXCERPT_CHARS < long.str.len().min() <= 1400
+    assert calls == [[f"data_dir={tmp_path / 'data-1400'}", "max_length=320"]]
+
+
+def test_an_excerpt_budget_below_one_is_refused(fnc1, capsys):
+    with pytest.raises(SystemExit):
+        fnc1.main(["prepare", "--excerpt-chars", "0"])
+    assert "expected a positive number of characters, got 0" in capsys.readouterr().err

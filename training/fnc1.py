@@ -11,6 +11,8 @@
     python training/fnc1.py --config configs/fnc1_large.yaml --model runs/fnc1-large/model \\
         --result fnc1_dev_large
         # from the large model (MPNet-base + LoRA): FNC score 0.923 on 2026-12-07
+    python training/fnc1.py --excerpt-chars 1400 --set max_length=320 ...
+        # longer excerpts (written to runs/fnc1/data-1400); MPNet reads up to 512 tokens
 
 Bodies are whole news articles (median about 350 words), far over what MiniLM reads at
 once. Each body is cut to an excerpt that fits ``max_length``: its sentences (split by
@@ -88,19 +90,28 @@ def excerpt(headline: str, body: str | list[str], vectorizer, budget: int = EXCE
     return " ".join(sentences[i] for i in sorted(keep))
 
 
-def prepare() -> None:
+def data_dir(excerpt_chars: int = EXCERPT_CHARS) -> Path:
+    """Where the excerpts of ``excerpt_chars`` characters live: ``runs/fnc1/data`` for the
+    recipe's 700, ``runs/fnc1/data-<N>`` for any other budget."""
+    return (
+        DATA_DIR if excerpt_chars == EXCERPT_CHARS else DATA_DIR.with_name(f"data-{excerpt_chars}")
+    )
+
+
+def prepare(excerpt_chars: int = EXCERPT_CHARS) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     rows = read_fnc1()
     bodies = {r["meta"]["body_id"]: r["response"] for r in rows if r["split"] == "train"}
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2)
     vectorizer.fit(list(bodies.values()) + [r["claim"] for r in rows if r["split"] == "train"])
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    out_dir = data_dir(excerpt_chars)
+    out_dir.mkdir(parents=True, exist_ok=True)
     from stance.documents import split_sentences
 
     sentences: dict[str, list[str]] = {}
     for split in ("train", "dev"):
-        out = DATA_DIR / f"{split}.jsonl"
+        out = out_dir / f"{split}.jsonl"
         with out.open("w", encoding="utf-8") as handle:
             for r in rows:
                 if r["split"] != split:
@@ -108,7 +119,8 @@ def prepare() -> None:
                 body_id = r["meta"]["body_id"]
                 if body_id not in sentences:
                     sentences[body_id] = [s.text for s in split_sentences(r["response"])]
-                text = excerpt(r["claim"], sentences[body_id], vectorizer) or r["response"]
+                text = excerpt(r["claim"], sentences[body_id], vectorizer, excerpt_chars)
+                text = text or r["response"]
                 record = {k: r[k] for k in ("id", "claim", "label", "orig_label", "split")}
                 handle.write(json.dumps({**record, "response": text}) + "\n")
         print(f"wrote {out}")
@@ -121,7 +133,11 @@ def train(config: Path, resume: bool, overrides: list[str]) -> None:
 
 
 def evaluate(
-    model_dir: Path, result: str, documents: str | None = None, precision: str = "fp32"
+    model_dir: Path,
+    result: str,
+    documents: str | None = None,
+    precision: str = "fp32",
+    excerpt_chars: int = EXCERPT_CHARS,
 ) -> dict:
     """Score the dev excerpts (and with ``documents``, the related pairs' whole bodies)."""
     import pandas as pd
@@ -129,10 +145,10 @@ def evaluate(
     from stance import StanceClassifier
     from stance.metrics import compute_metrics
 
-    dev = pd.read_json(DATA_DIR / "dev.jsonl", lines=True)
+    dev = pd.read_json(data_dir(excerpt_chars) / "dev.jsonl", lines=True)
     clf = StanceClassifier.load(model_dir, precision=precision)
     probabilities = clf.predict_proba(dev[["claim", "response"]])
-    how = "headline vs body excerpt"
+    how = f"headline vs body excerpt of {excerpt_chars} characters"
     if documents is not None:
         probabilities = read_related_bodies(clf, dev, probabilities, documents)
         how = (
@@ -188,6 +204,13 @@ def read_related_bodies(clf, dev, probabilities: np.ndarray, aggregation: str) -
     return out
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of characters, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -217,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         "--result", default="fnc1_dev", help="name of the result files in eval/results"
     )
     parser.add_argument(
+        "--excerpt-chars",
+        type=positive_int,
+        default=EXCERPT_CHARS,
+        metavar="N",
+        help=f"excerpt budget in characters (default {EXCERPT_CHARS}, for max_length 160); "
+        "another budget gets its own data folder, runs/fnc1/data-N, which training reads",
+    )
+    parser.add_argument(
         "--precision",
         default="fp32",
         help="inference precision for evaluate (fp32, bf16, auto); fp32 gives the same "
@@ -227,14 +258,18 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.chdir(REPO)
+    excerpts = data_dir(args.excerpt_chars)
     if args.step in ("all", "prepare") and not (
-        args.step == "all" and (DATA_DIR / "dev.jsonl").exists()
+        args.step == "all" and (excerpts / "dev.jsonl").exists()
     ):
-        prepare()
+        prepare(args.excerpt_chars)
     if args.step in ("all", "train"):
-        train(config, args.resume, args.set)
+        overrides = args.set
+        if excerpts != DATA_DIR:  # before the user's overrides, which win
+            overrides = [f"data_dir={excerpts}", *args.set]
+        train(config, args.resume, overrides)
     if args.step in ("all", "evaluate"):
-        evaluate(Path(args.model), args.result, args.documents, args.precision)
+        evaluate(Path(args.model), args.result, args.documents, args.precision, args.excerpt_chars)
     return 0
 
 
