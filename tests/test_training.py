@@ -276,6 +276,20 @@ def test_config_errors_say_what_and_how(tmp_path, tiny_base_dir, change, message
         TrainConfig.from_dict(config)
 
 
+REPO = Path(__file__).resolve().parent.parent
+NOT_TRAINING_CONFIGS = {"eval_suite.yaml"}  # run_suite's config, checked in test_evaluation
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (REPO / "configs").glob("*.yaml") if p.name not in NOT_TRAINING_CONFIGS),
+    ids=lambda p: p.name,
+)
+def test_every_shipped_training_config_passes_its_checks(path):
+    config = TrainConfig.from_yaml(path)
+    assert config.sources and config.labels
+
+
 def test_yaml_boolean_label_needs_quotes(tmp_path, tiny_base_dir):
     config = base_config(tmp_path, tiny_base_dir)
     config["sources"][0]["label_map"] = {True: "support"}
