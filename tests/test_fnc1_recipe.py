@@ -92,3 +92,9 @@ def test_an_excerpt_budget_below_one_is_refused(fnc1, capsys):
     with pytest.raises(SystemExit):
         fnc1.main(["prepare", "--excerpt-chars", "0"])
     assert "expected a positive number of characters, got 0" in capsys.readouterr().err
+
+
+def test_evaluating_excerpts_not_yet_written_says_how_to_write_them(fnc1, tmp_path, monkeypatch):
+    monkeypatch.setattr(fnc1, "DATA_DIR", tmp_path / "data")
+    with pytest.raises(SystemExit, match="prepare --excerpt-chars 900"):
+        fnc1.main(["evaluate", "--excerpt-chars", "900"])

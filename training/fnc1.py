@@ -145,7 +145,13 @@ def evaluate(
     from stance import StanceClassifier
     from stance.metrics import compute_metrics
 
-    dev = pd.read_json(data_dir(excerpt_chars) / "dev.jsonl", lines=True)
+    dev_file = data_dir(excerpt_chars) / "dev.jsonl"
+    if not dev_file.exists():
+        raise SystemExit(
+            f"no FNC-1 excerpts at {dev_file}; write them first with "
+            f"`python training/fnc1.py prepare --excerpt-chars {excerpt_chars}`"
+        )
+    dev = pd.read_json(dev_file, lines=True)
     clf = StanceClassifier.load(model_dir, precision=precision)
     probabilities = clf.predict_proba(dev[["claim", "response"]])
     how = f"headline vs body excerpt of {excerpt_chars} characters"
