@@ -91,7 +91,7 @@ def test_another_excerpt_budget_gets_its_own_folder_which_training_reads(
 def test_an_excerpt_budget_below_one_is_refused(fnc1, capsys):
     with pytest.raises(SystemExit):
         fnc1.main(["prepare", "--excerpt-chars", "0"])
-    assert "expected a positive number of characters, got 0" in capsys.readouterr().err
+    assert "--excerpt-chars: expected a positive integer, got 0" in capsys.readouterr().err
 
 
 def test_evaluating_excerpts_not_yet_written_says_how_to_write_them(fnc1, tmp_path, monkeypatch):

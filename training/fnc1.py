@@ -210,14 +210,9 @@ def read_related_bodies(clf, dev, probabilities: np.ndarray, aggregation: str) -
     return out
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number of characters, got {text}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
+    from stance.cli_common import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "step", nargs="?", choices=("all", "prepare", "train", "evaluate"), default="all"
